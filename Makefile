@@ -1,0 +1,38 @@
+# underseal: `make setup` then `make test`. `make help` lists every target.
+SHELL := /bin/bash
+BIN := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: help setup test lint typecheck contracts pytest bench vectors clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup:  ## create .venv and install everything (system packages too)
+	bash scripts/setup.sh
+
+test: lint typecheck contracts pytest  ## everything CI runs: lint, types, import contracts, tests and proofs
+
+lint:  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:  ## mypy (strict on the core)
+	$(BIN)/mypy src/underseal
+	$(BIN)/mypy device/underseal_device server/underseal_server tests bench
+
+contracts:  ## the trust boundary: core imports neither side; device and server never import each other
+	$(BIN)/lint-imports
+
+pytest:  ## tests/ and proofs/ (short hypothesis profile); no tests collected is a failure
+	@rc=0; HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+bench:  ## run benchmarks: print tables, write JSON to bench/results/
+	$(BIN)/python -m bench
+
+vectors:  ## regenerate tests/vectors/*.json (only when the wire format changes on purpose)
+	$(BIN)/python -m tests.vectors.generate
+
+clean:  ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,105 @@
+"""The benchmark harness: repeated timings, medians, machine facts, a table and JSON.
+
+Benchmarks are not tests: nothing here asserts a speed. Each case is timed
+``repeat`` times over ``number`` calls; the figure quoted is the median of
+the per-call times, with the spread (min, max) beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Row:
+    """One measured figure."""
+
+    name: str
+    median: float
+    unit: str
+    low: float
+    high: float
+    runs: int
+    goal: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def time_per_call(fn: Callable[[], object], *, number: int, repeat: int = 7) -> list[float]:
+    """Seconds per call of ``fn``, one figure per repeat (after one warm-up call)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - start) / number)
+    return samples
+
+
+def row(name: str, samples: list[float], *, unit: str, scale: float, goal: str = "") -> Row:
+    """A row from samples in seconds, shown in ``unit`` (``scale`` units per second)."""
+    scaled = [s * scale for s in samples]
+    return Row(name, statistics.median(scaled), unit, min(scaled), max(scaled), len(scaled), goal)
+
+
+def machine() -> dict[str, Any]:
+    """Facts about the machine and the libraries, stored beside every figure."""
+    import cryptography
+    import nacl
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "pynacl": nacl.__version__,
+        "cryptography": cryptography.__version__,
+        "commit": commit,
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def report(suite: str, rows: list[Row]) -> Path:
+    """Print a table and write ``bench/results/<suite>.json``."""
+    table = Table(title=f"bench: {suite}")
+    for column in ("case", "median", "min", "max", "runs", "goal"):
+        table.add_column(column, justify="left" if column in ("case", "goal") else "right")
+    for r in rows:
+        table.add_row(
+            r.name, f"{r.median:.4g} {r.unit}", f"{r.low:.4g}", f"{r.high:.4g}", str(r.runs), r.goal
+        )
+    Console().print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{suite}.json"
+    payload = {"suite": suite, "machine": machine(), "rows": [asdict(r) for r in rows]}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from nacl.public import SealedBox
+
+from tests.helpers import EPOCH, NOW, flip, plate_text
+from tests.vectors import keys
+from underseal import bundle as bundle_module
+from underseal.bundle import BundleHeader, HotlistBundle, build_bundle, open_bundle, seal_bundle
+from underseal.errors import (
+    DecryptionFailed,
+    Expired,
+    InvalidSignature,
+    Malformed,
+    NotYetValid,
+    Rollback,
+    UndersealError,
+    WrongRecipient,
+)
+from underseal.plates import fold
+from underseal.tokens import HMAC_SHA256, TokenKey
+
+AUTHORITY = keys.signing("hotlist authority")
+CAMERA = keys.box("camera")
+KEY = keys.token_key()
+
+
+def make(plates: list[str], *, serial: int = 5, key: TokenKey = KEY) -> HotlistBundle:
+    return build_bundle(
+        ((key.token(p), i.to_bytes(8, "big")) for i, p in enumerate(plates)),
+        camera_id="cam-1", serial=serial, epoch=EPOCH,
+        not_before=NOW - 60, not_after=NOW + 3_600, token_key=key,
+    )  # fmt: skip
+
+
+def load(sealed: bytes, **overrides: object) -> HotlistBundle:
+    args: dict[str, object] = {
+        "camera_id": "cam-1", "camera_key": CAMERA, "authority": AUTHORITY.verify_key,
+        "now": NOW, "min_serial": 0,
+    }  # fmt: skip
+    args.update(overrides)
+    return open_bundle(sealed, **args)  # type: ignore[arg-type]
+
+
+@given(st.sets(plate_text, max_size=40), st.lists(plate_text, max_size=20))
+def test_matches_exactly_the_hotlist(hotlist: set[str], reads: list[str]) -> None:
+    sealed = seal_bundle(make(sorted(hotlist)), authority=AUTHORITY, camera=CAMERA.public_key)
+    opened = load(sealed)
+    folded = {fold(p) for p in hotlist}
+    assert len(opened) == len(folded)
+    for plate in [*hotlist, *reads]:
+        assert (opened.match(plate) is not None) == (fold(plate) in folded)
+
+
+def test_a_hit_carries_its_reference_and_serial() -> None:
+    opened = load(seal_bundle(make(["7ABC123", "5XYZ999"]), authority=AUTHORITY,
+                              camera=CAMERA.public_key))  # fmt: skip
+    hit = opened.match("7abc-123")
+    assert hit is not None
+    assert hit.ref == (0).to_bytes(8, "big")
+    assert hit.serial == 5
+    assert hit.token == KEY.token("7ABC123")
+    # Look-alike characters fold together: an OCR read of 7A8C1Z3 still hits.
+    assert opened.match("7A8C1Z3") is not None
+    assert opened.match("7ABC124") is None
+
+
+def test_tokens_straddling_two_entries_do_not_match() -> None:
+    tokens = sorted([bytes([0, 0]) + b"A" * 14, bytes([0, 0]) + b"B" * 14])
+    header = BundleHeader(camera_id="c", serial=1, epoch=1, not_before=0, not_after=10,
+                          scheme=HMAC_SHA256, count=2, ref_len=0)  # fmt: skip
+    b = HotlistBundle(header=header, token_key=KEY, data=b"".join(tokens))
+    assert b.lookup(tokens[0]) is not None
+    assert b.lookup(b"A" * 8 + bytes([0, 0]) + b"B" * 6) is None
+
+
+@pytest.fixture(scope="module")
+def sealed() -> bytes:
+    return seal_bundle(make(["7ABC123", "8XYZ999", "5SAM123"]), authority=AUTHORITY,
+                       camera=CAMERA.public_key)  # fmt: skip
+
+
+@given(st.data())
+def test_any_single_bit_flip_is_rejected(sealed: bytes, data: st.DataObject) -> None:
+    bit = data.draw(st.integers(0, len(sealed) * 8 - 1))
+    with pytest.raises(DecryptionFailed):
+        load(flip(sealed, bit))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"min_serial": 6}, Rollback),
+        ({"now": NOW + 3_600}, Expired),
+        ({"now": NOW - 61}, NotYetValid),
+        ({"camera_id": "cam-2"}, WrongRecipient),
+        ({"camera_key": keys.box("other camera")}, DecryptionFailed),
+        ({"authority": keys.signing("mallory").verify_key}, InvalidSignature),
+    ],
+)
+def test_refusals(sealed: bytes, overrides: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        load(sealed, **overrides)
+
+
+def test_an_equal_serial_reloads_after_a_restart(sealed: bytes) -> None:
+    assert len(load(sealed, min_serial=5)) == 3
+
+
+def _sign_and_seal(body: bytes) -> bytes:
+    signature = AUTHORITY.sign(bundle_module._signed_message(body)).signature
+    return bytes(SealedBox(CAMERA.public_key).encrypt(body + signature))
+
+
+def test_a_signed_but_unsorted_bundle_is_refused() -> None:
+    body = make(["7ABC123", "8XYZ999"]).body()
+    tokens_at = len(body) - 2 * (16 + 8)
+    swapped = (
+        body[:tokens_at] + body[tokens_at + 16 : tokens_at + 32] + body[tokens_at : tokens_at + 16]
+    )
+    swapped += body[tokens_at + 32 :]
+    with pytest.raises(Malformed, match="sorted"):
+        load(_sign_and_seal(swapped))
+
+
+@pytest.mark.parametrize("cut", [1, 16, 40])
+def test_a_signed_but_truncated_bundle_is_refused(cut: int) -> None:
+    body = make(["7ABC123", "8XYZ999"]).body()
+    with pytest.raises(UndersealError):
+        load(_sign_and_seal(body[:-cut]))
+
+
+def test_builder_checks_sizes() -> None:
+    with pytest.raises(Malformed):
+        build_bundle([(b"short", bytes(8))], camera_id="c", serial=1, epoch=1, not_before=0,
+                     not_after=1, token_key=KEY)  # fmt: skip
+    with pytest.raises(Malformed, match="window"):
+        build_bundle([], camera_id="c", serial=1, epoch=1, not_before=5, not_after=5,
+                     token_key=KEY)  # fmt: skip
+
+
+def test_an_empty_bundle_matches_nothing() -> None:
+    opened = load(seal_bundle(make([]), authority=AUTHORITY, camera=CAMERA.public_key))
+    assert len(opened) == 0
+    assert opened.match("7ABC123") is None
