@@ -145,3 +145,12 @@ def test_an_empty_bundle_matches_nothing() -> None:
     opened = load(seal_bundle(make([]), authority=AUTHORITY, camera=CAMERA.public_key))
     assert len(opened) == 0
     assert opened.match("7ABC123") is None
+
+
+def test_builder_refuses_what_is_not_pairs() -> None:
+    with pytest.raises(Malformed, match="pairs"):
+        build_bundle([(b"x" * 16, bytes(8), b"extra")], camera_id="c", serial=1, epoch=1,  # type: ignore[list-item]
+                     not_before=0, not_after=1, token_key=KEY)  # fmt: skip
+    with pytest.raises(Malformed, match="references"):
+        build_bundle([(b"x" * 16, bytes(7))], camera_id="c", serial=1, epoch=1, not_before=0,
+                     not_after=1, token_key=KEY)  # fmt: skip

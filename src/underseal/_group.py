@@ -13,12 +13,12 @@ coefficients) are handled as Python integers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Final, NewType
 
 import nacl.bindings as sodium
 import nacl.exceptions
+from cryptography.hazmat.primitives import hashes
 
 from underseal.encoding import length_prefixed
 from underseal.errors import Malformed
@@ -70,8 +70,9 @@ def scalar_from_bytes(data: bytes, *, field: str = "scalar") -> Scalar:
 
 def hash_to_scalar(label: bytes, *parts: bytes) -> Scalar:
     """SHA-512 of the label and length-prefixed parts, reduced mod L."""
-    digest = hashlib.sha512(label + length_prefixed(*parts)).digest()
-    return Scalar(sodium.crypto_core_ed25519_scalar_reduce(digest))
+    h = hashes.Hash(hashes.SHA512())
+    h.update(label + length_prefixed(*parts))
+    return Scalar(sodium.crypto_core_ed25519_scalar_reduce(h.finalize()))
 
 
 def point_from_bytes(data: bytes, *, field: str = "point") -> Point:

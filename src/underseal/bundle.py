@@ -20,7 +20,6 @@ nothing (it fails closed).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import sys
 from array import array
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import nacl.exceptions
+from cryptography.hazmat.primitives import hashes
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
@@ -239,22 +239,24 @@ def build_bundle(
 ) -> HotlistBundle:
     """Build a bundle from ``(token, ref)`` pairs (tokens from ``token_key``).
 
-    Two entries whose plates fold to the same token share one slot; the
-    smaller reference is kept and the server resolves a token to all of its
-    entries anyway.
+    Two entries whose plates fold to the same token share one slot, holding
+    the reference of the last of them (the server resolves a token to all of
+    its entries anyway, so which one is kept only has to be deterministic).
 
     Raises:
         Malformed: a token or reference of the wrong size, or too many entries.
     """
-    by_token: dict[bytes, bytes] = {}
-    for token, ref in entries:
-        if len(token) != TOKEN_BYTES:
-            raise Malformed(f"tokens must be {TOKEN_BYTES} bytes")
-        if len(ref) != ref_len:
-            raise Malformed(f"entry references must be {ref_len} bytes")
-        kept = by_token.get(token)
-        if kept is None or ref < kept:
-            by_token[token] = ref
+    # dict() and the length checks run in C: a 1 M-entry bundle builds in seconds.
+    try:
+        by_token = dict(entries)
+    except (TypeError, ValueError):
+        raise Malformed("entries must be (token, reference) pairs of bytes") from None
+    if by_token and set(map(len, by_token)) != {TOKEN_BYTES}:
+        raise Malformed(f"tokens must be {TOKEN_BYTES} bytes")
+    if by_token and set(map(len, by_token.values())) != {ref_len}:
+        raise Malformed(f"entry references must be {ref_len} bytes")
+    if len(by_token) > MAX_ENTRIES:
+        raise Malformed(f"a bundle holds at most {MAX_ENTRIES} entries")
     ordered = sorted(by_token)
     header = BundleHeader(
         camera_id=camera_id,
@@ -266,12 +268,14 @@ def build_bundle(
         count=len(ordered),
         ref_len=ref_len,
     )
-    data = b"".join(ordered) + b"".join(by_token[t] for t in ordered)
+    data = b"".join(ordered) + b"".join(map(by_token.__getitem__, ordered))
     return HotlistBundle(header=header, token_key=token_key, data=data)
 
 
 def _signed_message(body: bytes | memoryview) -> bytes:
-    return domains.BUNDLE_SIGNATURE + hashlib.sha512(body).digest()
+    h = hashes.Hash(hashes.SHA512())
+    h.update(body)
+    return domains.BUNDLE_SIGNATURE + h.finalize()
 
 
 def seal_bundle(bundle: HotlistBundle, *, authority: SigningKey, camera: PublicKey) -> bytes:
