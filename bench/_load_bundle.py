@@ -17,11 +17,11 @@ def main() -> None:
     camera = PrivateKey(bytes.fromhex(camera_hex))
     authority = VerifyKey(bytes.fromhex(authority_hex))
     start = time.perf_counter()
-    sealed = Path(path).read_bytes()
-    bundle = open_bundle(
-        sealed, camera_id="cam-1", camera_key=camera, authority=authority, now=int(now)
-    )
-    del sealed
+    # A camera keeps its bundle sealed on disk and opens it from the file.
+    with Path(path).open("rb") as sealed:
+        bundle = open_bundle(
+            sealed, camera_id="cam-1", camera_key=camera, authority=authority, now=int(now)
+        )
     elapsed = time.perf_counter() - start
     # Resident set size now (VmRSS) and at its highest (VmHWM), from the kernel.
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())

@@ -97,7 +97,7 @@ def report(suite: str, rows: list[Row]) -> Path:
         table.add_row(
             r.name, f"{r.median:.4g} {r.unit}", f"{r.low:.4g}", f"{r.high:.4g}", str(r.runs), r.goal
         )
-    Console().print(table)
+    Console(width=150).print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{suite}.json"
     payload = {"suite": suite, "machine": machine(), "rows": [asdict(r) for r in rows]}

@@ -103,7 +103,7 @@ def _no_float(_: str) -> Any:
     raise Malformed("floats have no canonical encoding")
 
 
-def parse_canonical_json(data: bytes, *, what: str = "object") -> dict[str, Any]:
+def parse_canonical_json(data: bytes | bytearray, *, what: str = "object") -> dict[str, Any]:
     """Parse bytes that must be the canonical encoding of a JSON object.
 
     Raises:

@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nacl.public import SealedBox
-
 from tests.vectors import keys
 from underseal import bundle, sealed, threshold, warrant
 from underseal.encoding import b64e
@@ -199,12 +197,14 @@ def bundle_vectors() -> dict[str, Any]:
     sealed_bytes = bundle.seal_bundle(built, authority=authority, camera=camera.public_key)
     body = built.body()
     signature = authority.sign(bundle._signed_message(body)).signature
-    forged = SealedBox(camera.public_key).encrypt(
-        body + keys.signing("mallory").sign(bundle._signed_message(body)).signature
+    forged = bundle._seal_signed(
+        body + keys.signing("mallory").sign(bundle._signed_message(body)).signature,
+        camera.public_key,
     )
     return {
-        "desc": "Hotlist bundle: Ed25519(authority, label ‖ SHA-512(body)), then SealedBox to "
-        "the camera. Sealing is randomised, so sealed cases are opening vectors.",
+        "desc": "Hotlist bundle: Ed25519(authority, label ‖ SHA-512(body)), then sealed to the "
+        "camera (SealedBox of a stream key, secretstream of the signed body). Sealing is "
+        "randomised, so sealed cases are opening vectors.",
         "authority_seed": keys.seed("hotlist authority").hex(),
         "camera_seed": keys.seed("camera").hex(),
         "now": keys.NOW,
@@ -232,9 +232,29 @@ def bundle_vectors() -> dict[str, Any]:
                 "want_error": "wrong_recipient",
             },
             {
-                "desc": "sealed bit 300 flipped",
+                "desc": "sealed key bit 300 flipped",
                 "sealed": flip(sealed_bytes, 300).hex(),
                 "want_error": "decryption_failed",
+            },
+            {
+                "desc": "stream bit 1200 flipped",
+                "sealed": flip(sealed_bytes, 1200).hex(),
+                "want_error": "decryption_failed",
+            },
+            {
+                "desc": "last byte cut off",
+                "sealed": sealed_bytes[:-1].hex(),
+                "want_error": "decryption_failed",
+            },
+            {
+                "desc": "a byte appended",
+                "sealed": (sealed_bytes + b"\x00").hex(),
+                "want_error": "decryption_failed",
+            },
+            {
+                "desc": "magic changed",
+                "sealed": flip(sealed_bytes, 3).hex(),
+                "want_error": "malformed",
             },
             {
                 "desc": "signed by another key",
