@@ -20,7 +20,12 @@ def main() -> None:
     # A camera keeps its bundle sealed on disk and opens it from the file.
     with Path(path).open("rb") as sealed:
         bundle = open_bundle(
-            sealed, camera_id="cam-1", camera_key=camera, authority=authority, now=int(now)
+            sealed,
+            camera_id="cam-1",
+            camera_key=camera,
+            authority=authority,
+            now=int(now),
+            min_serial=0,
         )
     elapsed = time.perf_counter() - start
     # Resident set size now (VmRSS) and at its highest (VmHWM), from the kernel.

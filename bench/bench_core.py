@@ -44,7 +44,7 @@ def bundle_rows(scratch: Path) -> list[Row]:
         entries = ((key.token(p), i.to_bytes(8, "big")) for i, p in enumerate(hotlist))
         bundle = build_bundle(
             entries, camera_id="cam-1", serial=1, epoch=EPOCH,
-            not_before=NOW - 60, not_after=NOW + 86_400, token_key=key,
+            not_before=NOW - 60, not_after=NOW + 3_600, token_key=key,
         )  # fmt: skip
         sealed = seal_bundle(bundle, authority=authority, camera=camera.public_key)
         build.append(time.perf_counter() - start)

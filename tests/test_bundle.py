@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from tests.helpers import EPOCH, NOW, flip, plate_text
 from tests.vectors import keys
 from underseal import bundle as bundle_module
 from underseal.bundle import BundleHeader, HotlistBundle, build_bundle, open_bundle, seal_bundle
+from underseal.epochs import epoch_end
 from underseal.errors import (
     DecryptionFailed,
     Expired,
@@ -70,7 +73,7 @@ def test_a_hit_carries_its_reference_and_serial() -> None:
 
 def test_tokens_straddling_two_entries_do_not_match() -> None:
     tokens = sorted([bytes([0, 0]) + b"A" * 14, bytes([0, 0]) + b"B" * 14])
-    header = BundleHeader(camera_id="c", serial=1, epoch=1, not_before=0, not_after=10,
+    header = BundleHeader(camera_id="c", serial=1, epoch=0, not_before=0, not_after=10,
                           scheme=HMAC_SHA256, count=2, ref_len=0)  # fmt: skip
     b = HotlistBundle(header=header, token_key=KEY, data=b"".join(tokens))
     assert b.lookup(tokens[0]) is not None
@@ -174,3 +177,69 @@ def test_a_multi_chunk_bundle_opens_from_a_file_and_detects_reordering(tmp_path:
         load(swapped)
     with pytest.raises(DecryptionFailed, match="truncated"):
         load(sealed[: start + chunk])
+
+
+def _header(count: int) -> BundleHeader:
+    return BundleHeader(camera_id="c", serial=1, epoch=EPOCH, not_before=NOW, not_after=NOW + 1,
+                        scheme=HMAC_SHA256, count=count, ref_len=0)  # fmt: skip
+
+
+def test_a_hand_built_bundle_must_be_sorted() -> None:
+    tokens = sorted([b"\x01" * 16, b"\x02" * 16])
+    HotlistBundle(header=_header(2), token_key=KEY, data=b"".join(tokens))
+    with pytest.raises(Malformed, match="sorted"):
+        HotlistBundle(header=_header(2), token_key=KEY, data=b"".join(reversed(tokens)))
+    with pytest.raises(Malformed, match="sorted"):
+        HotlistBundle(header=_header(2), token_key=KEY, data=tokens[0] * 2)
+
+
+def test_lookup_refuses_what_is_not_a_token() -> None:
+    opened = make(["7ABC123"])
+    with pytest.raises(Malformed):
+        opened.lookup("7ABC123" * 3)  # type: ignore[arg-type]
+
+
+def test_a_window_past_the_epoch_is_refused() -> None:
+    # Tokens are keyed per epoch; a window across midnight would key hits wrongly.
+    with pytest.raises(Malformed, match="within the bundle's epoch"):
+        BundleHeader(camera_id="c", serial=1, epoch=EPOCH, not_before=NOW,
+                     not_after=epoch_end(EPOCH) + 1, scheme=HMAC_SHA256, count=0,
+                     ref_len=0)  # fmt: skip
+
+
+def test_camera_ids_follow_the_identifier_rule() -> None:
+    for bad in ("", "has space", "x" * 65, "nul\x00", True):
+        with pytest.raises(Malformed, match="camera_id"):
+            BundleHeader(camera_id=bad, serial=1, epoch=EPOCH, not_before=NOW,  # type: ignore[arg-type]
+                         not_after=NOW + 1, scheme=HMAC_SHA256, count=0, ref_len=0)  # fmt: skip
+
+
+def test_an_oversized_bundle_is_refused_before_it_is_buffered(sealed: bytes) -> None:
+    with pytest.raises(Malformed, match="larger than this camera accepts"):
+        load(sealed, max_bytes=100)
+
+
+class _Trickle(io.RawIOBase):
+    """A raw stream that returns at most 7 bytes per read, as sockets and pipes may."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(7, len(buffer), len(self._data))
+        buffer[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def test_short_reads_still_open(sealed: bytes) -> None:
+    assert len(load(_Trickle(sealed))) == 3  # type: ignore[arg-type]
+
+
+def test_rollback_protection_cannot_be_left_out(sealed: bytes) -> None:
+    with pytest.raises(TypeError, match="min_serial"):
+        open_bundle(sealed, camera_id="cam-1", camera_key=CAMERA,  # type: ignore[call-arg]
+                    authority=AUTHORITY.verify_key, now=NOW)  # fmt: skip

@@ -42,6 +42,7 @@ def test_any_other_spelling_is_refused(value: dict[str, int]) -> None:
         (b"[1]", "JSON object"),
         (b'{"b":1,"a":2}', "canonical"),
         (b"\xff", "ASCII"),
+        (b'{"a":' + b"9" * 5000 + b"}", "ASCII JSON"),
     ],
 )
 def test_parse_refuses(data: bytes, why: str) -> None:
@@ -49,9 +50,10 @@ def test_parse_refuses(data: bytes, why: str) -> None:
         parse_canonical_json(data)
 
 
-def test_floats_cannot_be_encoded() -> None:
+@pytest.mark.parametrize("value", [0.5, b"bytes", bytearray(b"x"), {1: 2}, object()])
+def test_what_has_no_canonical_encoding_is_refused(value: object) -> None:
     with pytest.raises(Malformed):
-        canonical_json({"x": 0.5})
+        canonical_json({"x": value})
 
 
 @given(st.binary(max_size=64))

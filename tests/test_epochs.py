@@ -75,3 +75,27 @@ def test_malformed_certificates() -> None:
     for bad in (data[:-1], data.replace(b'"epoch"', b'"epoc"'), b"{}"):
         with pytest.raises(Malformed):
             EpochCertificate.from_bytes(bad)
+
+
+def test_required_defaults_to_every_custodian_and_cannot_be_zero() -> None:
+    cert, _ = certificate()
+    two = EpochCertificate(cert.epoch, cert.commitments, dict(list(cert.endorsements.items())[:2]))
+    with pytest.raises(InvalidSignature, match="3 required"):
+        two.verify(PUBLIC)
+    for required in (0, -5):
+        with pytest.raises(Malformed, match="at least one"):
+            EpochCertificate(EPOCH, cert.commitments, {}).verify(PUBLIC, required=required)
+
+
+def test_a_one_of_n_key_is_neither_endorsed_nor_accepted() -> None:
+    # With one commitment every share is the whole secret: any custodian decrypts alone.
+    dealt = split_secret(keys.epoch_secret(), threshold=1, custodians=3)
+    with pytest.raises(Malformed, match="threshold is 1"):
+        endorse(dealt.shares[0], custodian_id="custodian-1", key=CUSTODIANS["custodian-1"])
+    signed = dict(
+        endorse(s, custodian_id=f"custodian-{s.index}", key=CUSTODIANS[f"custodian-{s.index}"],
+                min_threshold=1)
+        for s in dealt.shares
+    )  # fmt: skip
+    with pytest.raises(Malformed, match="threshold is 1"):
+        EpochCertificate(EPOCH, dealt.commitments, signed).verify(PUBLIC)

@@ -101,3 +101,13 @@ def test_evidence_size_is_bounded() -> None:
 def test_malformed_wire_is_refused(wire: bytes, mutate: object) -> None:
     with pytest.raises(Malformed):
         SealedRecord.from_bytes(mutate(wire))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b'"version":1', b'"version":true'), (b'"alert_size":0', b'"alert_size":false')],
+)
+def test_a_second_spelling_of_a_record_is_refused(wire: bytes, old: bytes, new: bytes) -> None:
+    # True == 1 in Python: without a type check this re-encodes to the signed bytes.
+    with pytest.raises(Malformed):
+        SealedRecord.from_bytes(wire.replace(old, new))

@@ -35,7 +35,7 @@ def warrant(**changes: object) -> Warrant:
         "id": "W-1", "court_id": "alameda-superior", "case": "CR-1",
         "issued_at": NOW - 60, "not_after": NOW + 86_400,
         "scope": WarrantScope(plates=("7ABC123", "5XYZ999"), time_from=epoch_start(EPOCH - 2),
-                              time_to=epoch_end(EPOCH) - 1, cameras=("cam-1", "cam-2"),
+                              time_to=epoch_end(EPOCH), cameras=("cam-1", "cam-2"),
                               purpose="Robbery investigation"),
         "max_records": 10, "legal_hold": False,
     }  # fmt: skip
@@ -128,3 +128,47 @@ def test_repr_and_str_hide_the_plates() -> None:
 
 def test_errors_are_one_family() -> None:
     assert issubclass(OutOfScope, UndersealError)
+
+
+def test_the_time_window_is_half_open() -> None:
+    # [start of day E, start of day E+1) covers day E and not a second more.
+    scope = warrant().scope.model_copy(
+        update={"time_from": epoch_start(EPOCH), "time_to": epoch_end(EPOCH)}
+    )
+    w = warrant(scope=scope)
+    token = KEY.token("7ABC123")
+    check_scope(w, header(epoch=EPOCH, token=token), token_key=KEY)
+    for day in (EPOCH - 1, EPOCH + 1):
+        with pytest.raises(OutOfScope) as caught:
+            check_scope(w, header(epoch=day, token=token), token_key=KEY)
+        assert caught.value.reason == ScopeFailure.TIME
+
+
+@pytest.mark.parametrize("default", [b',"legal_hold":false', b'"cameras":null,'])
+def test_leaving_out_a_default_is_a_second_spelling(default: bytes) -> None:
+    scope = warrant().scope.model_copy(update={"cameras": None})
+    signed = sign_warrant(warrant(scope=scope), COURT).to_bytes()
+    assert default in signed
+    verify_warrant(signed, courts=COURTS, now=NOW)
+    with pytest.raises(Malformed, match="canonical"):
+        verify_warrant(signed.replace(default, b""), courts=COURTS, now=NOW)
+
+
+def test_validation_errors_do_not_quote_plates() -> None:
+    with pytest.raises(ValueError, match="validation error") as caught:
+        WarrantScope(plates=("7ABC123", "7ABC123"), time_from=0, time_to=1, purpose="x")
+    assert "7ABC123" not in str(caught.value)
+    with pytest.raises(ValueError, match="validation error") as caught:
+        warrant(max_records=0)
+    assert "7ABC123" not in str(caught.value)
+
+
+def test_covers_is_the_exact_check_after_opening() -> None:
+    scope = warrant().scope
+    at = epoch_start(EPOCH) + 100
+    assert scope.covers(plate="7abc 123", observed_at=at, camera_id="cam-1")
+    # Same folded token, different plate: reached by the token search, not covered.
+    assert not scope.covers(plate="7A8C1Z3", observed_at=at, camera_id="cam-1")
+    assert not scope.covers(plate="7ABC123", observed_at=scope.time_to, camera_id="cam-1")
+    assert not scope.covers(plate="7ABC123", observed_at=at, camera_id="cam-9")
+    assert not scope.covers(plate="not a plate!", observed_at=at, camera_id="cam-1")

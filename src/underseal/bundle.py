@@ -46,7 +46,15 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
 from underseal import domains
-from underseal.encoding import b64d, b64e, canonical_json, parse_canonical_json
+from underseal.encoding import (
+    b64d,
+    b64e,
+    canonical_json,
+    check_identifier,
+    check_uint,
+    parse_canonical_json,
+)
+from underseal.epochs import epoch_end, epoch_start
 from underseal.errors import (
     DecryptionFailed,
     Expired,
@@ -79,6 +87,10 @@ _TAG_MESSAGE: Final = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 VERSION: Final = 1
 MAX_ENTRIES: Final = 1 << 24
 MAX_REF_BYTES: Final = 32
+#: Default cap on an opened bundle: 1.5 M entries with 8-byte references. The
+#: body is buffered before its signature can be checked, so anyone holding the
+#: camera's public key could otherwise make it buffer ~768 MB.
+DEFAULT_MAX_BYTES: Final = 36 << 20
 _MAX_HEADER: Final = 1 << 16
 _SIGNATURE_BYTES: Final = 64
 _PREFIX_BUCKETS: Final = 1 << 16
@@ -102,14 +114,16 @@ class BundleHeader:
     ref_len: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.camera_id, str) or not 1 <= len(self.camera_id) <= 128:
-            raise Malformed("camera_id must be a string of 1 to 128 characters")
+        check_identifier(self.camera_id, field="camera_id")
         for name in ("serial", "epoch", "not_before", "not_after", "count", "ref_len"):
-            value = getattr(self, name)
-            if type(value) is not int or not 0 <= value < 1 << 53:
-                raise Malformed(f"{name} must be a non-negative integer")
+            check_uint(getattr(self, name), field=name)
         if self.not_after <= self.not_before:
             raise Malformed("validity window must end after it starts")
+        # Tokens are keyed per epoch and the server looks records up with the
+        # key of the record's epoch: a bundle valid past midnight would give
+        # match tokens under the wrong key. Cameras hold tomorrow's bundle early.
+        if self.not_before < epoch_start(self.epoch) or self.not_after > epoch_end(self.epoch):
+            raise Malformed("validity window must lie within the bundle's epoch")
         if self.count > MAX_ENTRIES:
             raise Malformed(f"a bundle holds at most {MAX_ENTRIES} entries")
         if self.ref_len > MAX_REF_BYTES:
@@ -146,6 +160,7 @@ class HotlistBundle:
         data: bytes | bytearray,
         tokens_at: int = 0,
         trailer: int = 0,
+        _known_sorted: bool = False,
     ) -> None:
         """Hold ``data``: tokens from ``tokens_at``, then refs, then ``trailer`` other bytes.
 
@@ -157,6 +172,8 @@ class HotlistBundle:
             raise Malformed("bundle blocks do not match the entry count")
         if token_key.scheme != header.scheme:
             raise Malformed("token key scheme does not match the header")
+        if not _known_sorted:
+            _check_sorted(data, tokens_at, header.count)
         self.header = header
         self.token_key = token_key
         self._data = data
@@ -174,7 +191,7 @@ class HotlistBundle:
 
     def lookup(self, token: bytes) -> Match | None:
         """The match for a 16-byte token, or None."""
-        if len(token) != TOKEN_BYTES:
+        if not isinstance(token, bytes) or len(token) != TOKEN_BYTES:
             raise Malformed(f"token must be {TOKEN_BYTES} bytes")
         bucket = (token[0] << 8) | token[1]
         base = self._tokens_at
@@ -288,7 +305,7 @@ def build_bundle(
         ref_len=ref_len,
     )
     data = b"".join(ordered) + b"".join(map(by_token.__getitem__, ordered))
-    return HotlistBundle(header=header, token_key=token_key, data=data)
+    return HotlistBundle(header=header, token_key=token_key, data=data, _known_sorted=True)
 
 
 def _signed_message(body: bytes | memoryview) -> bytes:
@@ -322,14 +339,29 @@ def _seal_signed(signed: bytes, camera: PublicKey) -> bytes:
     return b"".join(parts)
 
 
+def _read_up_to(source: BinaryIO, size: int) -> bytes:
+    # A raw stream may return fewer bytes than asked before its end: keep reading.
+    parts: list[bytes] = []
+    remaining = size
+    while remaining:
+        data = source.read(remaining)
+        if not data:
+            break
+        if not isinstance(data, bytes):
+            raise Malformed("bundle source must yield bytes")
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
 def _read_exact(source: BinaryIO, size: int) -> bytes:
-    data = source.read(size)
-    if not isinstance(data, bytes) or len(data) != size:
+    data = _read_up_to(source, size)
+    if len(data) != size:
         raise DecryptionFailed("bundle is truncated")
     return data
 
 
-def _unseal(source: BinaryIO, camera_key: PrivateKey) -> bytearray:
+def _unseal(source: BinaryIO, camera_key: PrivateKey, max_bytes: int) -> bytearray:
     """Stream-decrypt a sealed bundle into one buffer, 64 KiB at a time.
 
     Raises:
@@ -337,7 +369,7 @@ def _unseal(source: BinaryIO, camera_key: PrivateKey) -> bytearray:
         DecryptionFailed: wrong camera key, or any byte changed, reordered,
             added or cut off.
     """
-    if source.read(len(SEALED_MAGIC)) != SEALED_MAGIC:
+    if _read_up_to(source, len(SEALED_MAGIC)) != SEALED_MAGIC:
         raise Malformed("not a sealed hotlist bundle (bad magic)")
     try:
         key = SealedBox(camera_key).decrypt(_read_exact(source, _SEALED_KEY_BYTES))
@@ -347,15 +379,15 @@ def _unseal(source: BinaryIO, camera_key: PrivateKey) -> bytearray:
         )
         plain = bytearray()
         while True:
-            chunk = source.read(CHUNK_BYTES + _STREAM_ABYTES)
+            chunk = _read_up_to(source, CHUNK_BYTES + _STREAM_ABYTES)
             if not chunk:
                 raise DecryptionFailed("bundle is truncated")
             message, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, chunk)
+            if len(plain) + len(message) > max_bytes:
+                raise Malformed(f"bundle is larger than this camera accepts ({max_bytes} bytes)")
             plain += message
             if tag == _TAG_FINAL:
                 break
-            if len(plain) > MAX_ENTRIES * (TOKEN_BYTES + MAX_REF_BYTES) + _MAX_HEADER:
-                raise Malformed("bundle is larger than any valid bundle")
     except (nacl.exceptions.CryptoError, TypeError, ValueError):
         raise DecryptionFailed("bundle does not open with this camera's key") from None
     if source.read(1):
@@ -370,14 +402,17 @@ def open_bundle(
     camera_key: PrivateKey,
     authority: VerifyKey,
     now: int,
-    min_serial: int = 0,
+    min_serial: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> HotlistBundle:
     """Open, verify and load a sealed bundle on the camera.
 
     ``sealed`` is the bundle's bytes or, to keep the camera's memory low, a
     binary file opened on it (read in 64 KiB chunks). ``min_serial`` is the
-    highest serial this camera has accepted before; an equal serial is
-    accepted so that a camera can reload its bundle after a restart.
+    highest serial this camera has accepted before (required, so rollback
+    protection cannot be forgotten); an equal serial is accepted so that a
+    camera can reload its bundle after a restart. ``max_bytes`` caps the
+    opened size.
 
     Raises:
         DecryptionFailed: not sealed to this camera's key, or changed in transit.
@@ -388,8 +423,8 @@ def open_bundle(
         NotYetValid, Expired: ``now`` is outside the validity window.
     """
     # 1. Unseal: only this camera's X25519 key opens it; every chunk is authenticated.
-    source = io.BytesIO(sealed) if isinstance(sealed, bytes | bytearray) else sealed
-    plain = _unseal(source, camera_key)
+    source = io.BytesIO(sealed) if isinstance(sealed, bytes | bytearray | memoryview) else sealed
+    plain = _unseal(source, camera_key, max_bytes)
     # 2. Split body and signature; read only the framing before the signature checks.
     if len(plain) < len(MAGIC) + 4 + _SIGNATURE_BYTES or not plain.startswith(MAGIC):
         raise Malformed("not a hotlist bundle (bad magic or too short)")
@@ -405,7 +440,11 @@ def open_bundle(
     if header_len > _MAX_HEADER or start + header_len > len(body):
         raise Malformed("bundle header length is out of range")
     fields = parse_canonical_json(plain[start : start + header_len], what="bundle header")
-    if set(fields) != _HEADER_FIELDS or fields["version"] != VERSION:
+    if (
+        set(fields) != _HEADER_FIELDS
+        or type(fields["version"]) is not int
+        or fields["version"] != VERSION
+    ):
         raise Malformed("bundle header has the wrong fields or version")
     header = BundleHeader(
         camera_id=fields["camera_id"],
@@ -433,7 +472,6 @@ def open_bundle(
     tokens_at = start + header_len
     if tokens_at + header.count * (TOKEN_BYTES + header.ref_len) != len(body):
         raise Malformed("bundle blocks do not match the entry count")
-    _check_sorted(plain, tokens_at, header.count)
     body.release()
     return HotlistBundle(
         header=header,

@@ -16,12 +16,12 @@ __all__ = [
     "DLEQ_CHALLENGE",
     "DLEQ_NONCE",
     "EPOCH_ENDORSEMENT",
+    "KEY_SHARE",
     "PLATE_TOKEN",
     "PLATE_TOKEN_ARGON2_SALT",
     "RECORD_AAD",
     "RECORD_KDF",
     "RECORD_SIGNATURE",
-    "SHARE_AAD",
     "WARRANT_SIGNATURE",
 ]
 
@@ -39,6 +39,6 @@ RECORD_AAD: Final = _label("record-aad")
 RECORD_SIGNATURE: Final = _label("record-signature")
 DLEQ_CHALLENGE: Final = _label("dleq-challenge")
 DLEQ_NONCE: Final = _label("dleq-nonce")
-SHARE_AAD: Final = _label("key-share")
+KEY_SHARE: Final = _label("key-share-signature")
 EPOCH_ENDORSEMENT: Final = _label("epoch-endorsement")
 WARRANT_SIGNATURE: Final = _label("warrant-signature")

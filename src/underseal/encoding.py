@@ -20,16 +20,48 @@ from typing import Any
 from underseal.errors import Malformed
 
 __all__ = [
+    "IDENTIFIER_PATTERN",
     "MAX_JSON_BYTES",
+    "MAX_UINT",
     "b64d",
     "b64e",
     "canonical_json",
+    "check_identifier",
+    "check_uint",
     "length_prefixed",
     "parse_canonical_json",
 ]
 
 MAX_JSON_BYTES = 1 << 20
+#: Largest integer field (times, epochs, serials, counts): exact in JSON everywhere.
+MAX_UINT = (1 << 53) - 1
+#: Identifiers of cameras, courts, custodians and warrants: one rule everywhere,
+#: so that anything that can be enrolled can also be named in a warrant.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def check_identifier(value: object, *, field: str) -> str:
+    """Return ``value`` if it is an identifier (1-64 of A-Z a-z 0-9 . _ : -).
+
+    Raises:
+        Malformed: anything else.
+    """
+    if not isinstance(value, str) or _IDENTIFIER.fullmatch(value) is None:
+        raise Malformed(f"{field} must be 1-64 letters, digits, '.', '_', ':' or '-'")
+    return value
+
+
+def check_uint(value: object, *, field: str) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[0, MAX_UINT]``.
+
+    Raises:
+        Malformed: anything else.
+    """
+    if type(value) is not int or not 0 <= value <= MAX_UINT:
+        raise Malformed(f"{field} must be a non-negative integer")
+    return value
 
 
 def b64e(data: bytes) -> str:
@@ -72,7 +104,7 @@ def _check(value: object, depth: int = 0) -> None:
                 raise Malformed("object keys must be strings")
             _check(item, depth + 1)
         return
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         for item in value:
             _check(item, depth + 1)
         return
@@ -122,7 +154,8 @@ def parse_canonical_json(data: bytes | bytearray, *, what: str = "object") -> di
             parse_float=_no_float,
             parse_constant=_no_float,
         )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and integers past Python's digit limit.
         raise Malformed(f"{what} is not ASCII JSON") from None
     if not isinstance(value, dict):
         raise Malformed(f"{what} must be a JSON object")

@@ -20,11 +20,19 @@ from nacl.signing import SigningKey, VerifyKey
 
 from underseal import _group as group
 from underseal import domains
-from underseal.encoding import b64d, b64e, canonical_json, parse_canonical_json
+from underseal.encoding import (
+    b64d,
+    b64e,
+    canonical_json,
+    check_identifier,
+    check_uint,
+    parse_canonical_json,
+)
 from underseal.errors import InvalidSignature, Malformed
 from underseal.threshold import MAX_CUSTODIANS, EpochPublicKey, KeyShare
 
 __all__ = [
+    "DEFAULT_MIN_THRESHOLD",
     "SECONDS_PER_EPOCH",
     "EpochCertificate",
     "endorse",
@@ -34,6 +42,8 @@ __all__ = [
 ]
 
 SECONDS_PER_EPOCH: Final = 86_400
+#: Fewest custodians that must agree to decrypt, unless a deployment says otherwise.
+DEFAULT_MIN_THRESHOLD: Final = 2
 
 
 def epoch_of(unix_seconds: int) -> int:
@@ -97,26 +107,43 @@ class EpochCertificate:
             raise Malformed("epoch certificate needs 1 to 64 commitments")
         if not isinstance(endorsements, dict) or len(endorsements) > MAX_CUSTODIANS:
             raise Malformed("epoch certificate endorsements must be an object")
-        epoch = f["epoch"]
-        if type(epoch) is not int or epoch < 0:
-            raise Malformed("epoch must be a non-negative integer")
-        return cls(
+        epoch = check_uint(f["epoch"], field="epoch")
+        cert = cls(
             epoch=epoch,
             commitments=tuple(
                 bytes(group.point_from_bytes(b64d(c, size=32, field="commitment")))
                 for c in commitments
             ),
             endorsements={
-                k: b64d(v, size=64, field="endorsement") for k, v in endorsements.items()
+                check_identifier(k, field="custodian id"): b64d(v, size=64, field="endorsement")
+                for k, v in endorsements.items()
             },
         )
+        if cert.to_bytes() != data:
+            raise Malformed("epoch certificate is not in canonical form")
+        return cert
 
-    def verify(self, custodians: Mapping[str, VerifyKey], *, required: int) -> EpochPublicKey:
-        """Check that at least ``required`` known custodians endorsed this key.
+    def verify(
+        self,
+        custodians: Mapping[str, VerifyKey],
+        *,
+        required: int | None = None,
+        min_threshold: int = DEFAULT_MIN_THRESHOLD,
+    ) -> EpochPublicKey:
+        """Check that ``required`` known custodians (default: all) endorsed this key.
 
         Raises:
+            Malformed: ``required`` below 1, or a threshold below ``min_threshold``
+                (a 1-of-n key lets any single custodian decrypt alone).
             InvalidSignature: fewer valid endorsements than required.
         """
+        required = len(custodians) if required is None else required
+        if required < 1:
+            raise Malformed("at least one custodian endorsement must be required")
+        if self.threshold < min_threshold:
+            raise Malformed(
+                f"epoch key threshold is {self.threshold}; policy needs {min_threshold}"
+            )
         message = domains.EPOCH_ENDORSEMENT + self.body()
         valid = 0
         for custodian_id, signature in self.endorsements.items():
@@ -135,12 +162,26 @@ class EpochCertificate:
         return self.public_key()
 
 
-def endorse(share: KeyShare, *, custodian_id: str, key: SigningKey) -> tuple[str, bytes]:
+def endorse(
+    share: KeyShare,
+    *,
+    custodian_id: str,
+    key: SigningKey,
+    min_threshold: int = DEFAULT_MIN_THRESHOLD,
+) -> tuple[str, bytes]:
     """Custodian side: check the share, then sign the epoch key it belongs to.
 
+    The share must come from :func:`underseal.threshold.open_share`, which
+    checks the dealer's signature. The custodian service must also refuse to
+    endorse a second key for an epoch it has already endorsed (that is state,
+    kept by the service, not by this function).
+
     Raises:
+        Malformed: the share's threshold is below ``min_threshold``.
         InvalidProof: the share does not match the commitments.
     """
+    if share.threshold < min_threshold:
+        raise Malformed(f"epoch key threshold is {share.threshold}; policy needs {min_threshold}")
     share.verify()
     unsigned = EpochCertificate(share.epoch, share.commitments, {})
     return custodian_id, key.sign(domains.EPOCH_ENDORSEMENT + unsigned.body()).signature

@@ -27,7 +27,15 @@ from nacl.signing import SigningKey, VerifyKey
 
 from underseal import _group as group
 from underseal import domains
-from underseal.encoding import b64d, b64e, canonical_json, length_prefixed, parse_canonical_json
+from underseal.encoding import (
+    b64d,
+    b64e,
+    canonical_json,
+    check_identifier,
+    check_uint,
+    length_prefixed,
+    parse_canonical_json,
+)
 from underseal.errors import DecryptionFailed, InvalidSignature, Malformed
 from underseal.threshold import EpochPublicKey, EpochSecret
 from underseal.tokens import TOKEN_BYTES
@@ -65,14 +73,11 @@ class RecordHeader:
     def __post_init__(self) -> None:
         if not isinstance(self.record_id, bytes) or len(self.record_id) != RECORD_ID_BYTES:
             raise Malformed(f"record_id must be {RECORD_ID_BYTES} bytes")
-        if not isinstance(self.camera_id, str) or not 1 <= len(self.camera_id) <= 128:
-            raise Malformed("camera_id must be a string of 1 to 128 characters")
+        check_identifier(self.camera_id, field="camera_id")
         if not isinstance(self.match_token, bytes) or len(self.match_token) != TOKEN_BYTES:
             raise Malformed(f"match_token must be {TOKEN_BYTES} bytes")
-        for name in ("epoch", "alert_size"):
-            value = getattr(self, name)
-            if type(value) is not int or not 0 <= value < 1 << 32:
-                raise Malformed(f"{name} must be a non-negative 32-bit integer")
+        check_uint(self.epoch, field="epoch")
+        check_uint(self.alert_size, field="alert_size")
 
     def __repr__(self) -> str:
         # The match token is a keyed hash of a plate: never print it.
@@ -99,7 +104,7 @@ class RecordHeader:
         """Parse :meth:`to_json` output. Raises Malformed."""
         if not isinstance(value, dict) or set(value) != _HEADER_FIELDS:
             raise Malformed("record header has the wrong fields")
-        if value["version"] != VERSION:
+        if type(value["version"]) is not int or value["version"] != VERSION:
             raise Malformed("record header version is not supported")
         return cls(
             record_id=b64d(value["record_id"], size=RECORD_ID_BYTES, field="record_id"),
@@ -154,13 +159,18 @@ class SealedRecord:
         ciphertext = b64d(fields["ciphertext"], field="ciphertext")
         if not sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES <= len(ciphertext):
             raise Malformed("ciphertext is shorter than its authentication tag")
-        return cls(
+        record = cls(
             header=RecordHeader.from_json(fields["header"]),
             ephemeral=bytes(group.point_from_bytes(b64d(fields["ephemeral"], field="ephemeral"))),
             nonce=b64d(fields["nonce"], size=NONCE_BYTES, field="nonce"),
             ciphertext=ciphertext,
             signature=b64d(fields["signature"], size=64, field="signature"),
         )
+        # One object, one encoding: the signature is checked over re-encoded
+        # fields, so refuse any input that does not re-encode to itself.
+        if record.to_bytes() != bytes(data):
+            raise Malformed("sealed record is not in canonical form")
+        return record
 
     def verify(self, device: VerifyKey) -> None:
         """Check the camera's signature.

@@ -26,11 +26,18 @@ from typing import Final
 
 import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
 
 from underseal import _group as group
 from underseal import domains
-from underseal.encoding import b64d, b64e, canonical_json, parse_canonical_json
-from underseal.errors import DecryptionFailed, InvalidProof, Malformed, NotEnoughShares
+from underseal.encoding import b64d, b64e, canonical_json, check_uint, parse_canonical_json
+from underseal.errors import (
+    DecryptionFailed,
+    InvalidProof,
+    InvalidSignature,
+    Malformed,
+    NotEnoughShares,
+)
 
 __all__ = [
     "MAX_CUSTODIANS",
@@ -60,6 +67,7 @@ class EpochPublicKey:
     point: bytes
 
     def __post_init__(self) -> None:
+        check_uint(self.epoch, field="epoch")
         group.point_from_bytes(self.point, field="epoch public key")
 
 
@@ -73,7 +81,7 @@ class EpochSecret:
     __slots__ = ("_scalar", "epoch")
 
     def __init__(self, epoch: int, scalar: bytes) -> None:
-        self.epoch = epoch
+        self.epoch = check_uint(epoch, field="epoch")
         self._scalar = group.scalar_from_bytes(scalar, field="epoch secret")
 
     @classmethod
@@ -92,6 +100,9 @@ class EpochSecret:
     def __repr__(self) -> str:
         return f"EpochSecret(epoch={self.epoch}, <secret>)"
 
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("epoch secrets are not picklable")
+
 
 @dataclass(frozen=True, slots=True)
 class KeyShare:
@@ -104,6 +115,7 @@ class KeyShare:
     scalar: bytes
 
     def __post_init__(self) -> None:
+        check_uint(self.epoch, field="epoch")
         _check_params(len(self.commitments), self.custodians, self.index)
         group.scalar_from_bytes(self.scalar, field="share")
         for c in self.commitments:
@@ -111,6 +123,9 @@ class KeyShare:
 
     def __repr__(self) -> str:
         return f"KeyShare(epoch={self.epoch}, index={self.index}, <secret>)"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("key shares are not picklable")
 
     @property
     def threshold(self) -> int:
@@ -147,6 +162,9 @@ class DealtEpoch:
 
 
 def _check_params(threshold: int, n: int, index: int | None = None) -> None:
+    for value in (threshold, n, index):
+        if value is not None and type(value) is not int:
+            raise Malformed("threshold, custodians and index must be integers")
     if not 1 <= threshold <= n <= MAX_CUSTODIANS:
         raise Malformed(f"need 1 <= threshold <= custodians <= {MAX_CUSTODIANS}")
     if index is not None and not 1 <= index <= n:
@@ -213,47 +231,68 @@ def share_public_key(commitments: Sequence[bytes], index: int) -> bytes:
 # --- sealing shares to custodians -------------------------------------------------
 
 
-def seal_share(share: KeyShare, custodian: PublicKey) -> bytes:
-    """Seal a share to its custodian's X25519 key (the dealer's only output channel)."""
+_SHARE_FIELDS: Final = frozenset(
+    {"epoch", "index", "custodians", "commitments", "share", "recipient"}
+)
+
+
+def seal_share(share: KeyShare, custodian: PublicKey, *, dealer: SigningKey) -> bytes:
+    """Sign a share with the dealer's key, then seal it to its custodian's X25519 key.
+
+    SealedBox alone does not say who sealed: without the dealer's signature
+    anyone could deal custodians an epoch key of their own choosing and have
+    them endorse it. The body names the recipient's key, so a share cannot
+    be forwarded to another custodian either.
+    """
     body = canonical_json(
         {
-            "label": domains.SHARE_AAD.rstrip(b"\x00").decode(),
             "epoch": share.epoch,
             "index": share.index,
             "custodians": share.custodians,
             "commitments": [b64e(c) for c in share.commitments],
             "share": b64e(share.scalar),
+            "recipient": b64e(bytes(custodian)),
         }
     )
-    return bytes(SealedBox(custodian).encrypt(body))
+    signature = dealer.sign(domains.KEY_SHARE + body).signature
+    return bytes(SealedBox(custodian).encrypt(body + signature))
 
 
-def open_share(sealed: bytes, custodian: PrivateKey, *, epoch: int, index: int) -> KeyShare:
-    """Open and check a sealed share.
+def open_share(
+    sealed: bytes, custodian: PrivateKey, *, dealer: VerifyKey, epoch: int, index: int
+) -> KeyShare:
+    """Open, authenticate and check a sealed share (custodian side).
 
     Raises:
         DecryptionFailed: not sealed to this custodian.
-        Malformed: not a share, or for another epoch or index.
+        InvalidSignature: not signed by the registered dealer.
+        Malformed: not a share, or for another epoch, index or custodian.
         InvalidProof: the share does not match its commitments (a bad dealer).
     """
+    # 1. Unseal; 2. check the dealer's signature; 3. parse; 4. check the share.
     try:
-        body = SealedBox(custodian).decrypt(bytes(sealed))
+        plain = SealedBox(custodian).decrypt(bytes(sealed))
     except (nacl.exceptions.CryptoError, TypeError, ValueError):
         raise DecryptionFailed("share does not open with this custodian's key") from None
+    body, signature = plain[:-64], plain[-64:]
+    try:
+        dealer.verify(domains.KEY_SHARE + body, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
+        raise InvalidSignature("key share is not signed by the registered dealer") from None
     fields = parse_canonical_json(body, what="key share")
-    if set(fields) != {"label", "epoch", "index", "custodians", "commitments", "share"}:
+    if set(fields) != _SHARE_FIELDS:
         raise Malformed("key share has the wrong fields")
-    if fields["label"] != domains.SHARE_AAD.rstrip(b"\x00").decode():
-        raise Malformed("not a key share")
     if fields["epoch"] != epoch or fields["index"] != index:
         raise Malformed("key share is for another epoch or custodian")
-    commitments = fields["commitments"]
+    if fields["recipient"] != b64e(bytes(custodian.public_key)):
+        raise Malformed("key share was dealt to another custodian")
+    commitments, custodians = fields["commitments"], fields["custodians"]
     if not isinstance(commitments, list) or not 1 <= len(commitments) <= MAX_CUSTODIANS:
         raise Malformed("key share commitments must be a non-empty list")
     share = KeyShare(
         epoch=epoch,
         index=index,
-        custodians=fields["custodians"],
+        custodians=check_uint(custodians, field="custodians"),
         commitments=tuple(b64d(c, size=32, field="commitment") for c in commitments),
         scalar=b64d(fields["share"], size=32, field="share"),
     )
@@ -365,6 +404,7 @@ def combine_partials(
 
     Raises:
         NotEnoughShares: fewer than ``threshold`` valid partials from distinct custodians.
+        Malformed: no commitments, or more than MAX_CUSTODIANS.
     """
     threshold = len(commitments)
     _check_params(threshold, MAX_CUSTODIANS)

@@ -51,6 +51,8 @@ class TokenScheme:
     memlimit: int = 0
 
     def __post_init__(self) -> None:
+        if type(self.opslimit) is not int or type(self.memlimit) is not int:
+            raise Malformed("token scheme costs must be integers")
         if self.mode == "hmac-sha256":
             if self.opslimit or self.memlimit:
                 raise Malformed("hmac-sha256 tokens take no Argon2id cost")
@@ -78,8 +80,6 @@ class TokenScheme:
         mode, ops, mem = value["mode"], value["opslimit"], value["memlimit"]
         if mode not in ("hmac-sha256", "argon2id"):
             raise Malformed("token mode must be 'hmac-sha256' or 'argon2id'")
-        if type(ops) is not int or type(mem) is not int:
-            raise Malformed("token scheme costs must be integers")
         return cls(mode=mode, opslimit=ops, memlimit=mem)
 
 
@@ -119,10 +119,8 @@ class TokenKey:
         Raises:
             InvalidPlate: the text cannot be a plate (the message does not quote it).
         """
-        return self.token_of_folded(fold(plate))
-
-    def token_of_folded(self, folded: str) -> bytes:
-        """The token of text already in folded form (the caller guarantees it)."""
+        folded = fold(plate)
+        # fold() returns A-Z0-9 only, so the ASCII encoding cannot fail.
         h = self._hmac.copy()
         h.update(folded.encode("ascii"))
         digest = h.finalize()

@@ -27,7 +27,7 @@ from pydantic import (
 
 from underseal import _group as group
 from underseal import domains
-from underseal.encoding import b64d, b64e, canonical_json, parse_canonical_json
+from underseal.encoding import IDENTIFIER_PATTERN, b64d, b64e, canonical_json, parse_canonical_json
 from underseal.epochs import epoch_end, epoch_start
 from underseal.errors import (
     Expired,
@@ -57,7 +57,7 @@ MAX_PLATES: Final = 100
 #: Clock skew tolerated between a court and a verifier, in seconds.
 CLOCK_SKEW: Final = 300
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 UnixTime = Annotated[int, Field(ge=0, lt=1 << 40)]
 
@@ -71,11 +71,12 @@ class ScopeFailure(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError must never quote a plate.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class WarrantScope(_Strict):
-    """What a warrant covers."""
+    """What a warrant covers. The time window is half-open: ``[time_from, time_to)``."""
 
     plates: tuple[str, ...] = Field(min_length=1, max_length=MAX_PLATES)
     time_from: UnixTime
@@ -99,6 +100,20 @@ class WarrantScope(_Strict):
         if self.cameras is not None and len(set(self.cameras)) != len(self.cameras):
             raise ValueError("scope cameras must be unique")
         return self
+
+    def covers(self, *, plate: str, observed_at: int, camera_id: str) -> bool:
+        """The exact check, run by the investigator on an opened record.
+
+        The server and custodians can only test the folded token and the
+        record's day; this tests the canonical plate (``7A8C1Z3`` is not
+        ``7ABC123``), the exact time and the camera.
+        """
+        try:
+            exact = canonical(plate) in self.plates
+        except InvalidPlate:
+            return False
+        in_time = self.time_from <= observed_at < self.time_to
+        return exact and in_time and (self.cameras is None or camera_id in self.cameras)
 
     def __repr__(self) -> str:
         return f"WarrantScope(<{len(self.plates)} plates>, {self.time_from}..{self.time_to})"
@@ -161,10 +176,15 @@ class SignedWarrant(_Strict):
         fields = parse_canonical_json(data, what="warrant")
         if set(fields) != {"warrant", "signature"}:
             raise Malformed("signed warrant must have exactly warrant and signature")
-        return cls(
+        signed = cls(
             warrant=_parse_warrant(fields["warrant"]),
             signature=b64d(fields["signature"], size=64, field="signature"),
         )
+        # One object, one encoding: defaults left out (legal_hold, cameras)
+        # would otherwise give other bytes that verify under the same signature.
+        if signed.to_bytes() != bytes(data):
+            raise Malformed("warrant is not in canonical form (every field must be present)")
+        return signed
 
 
 def _parse_warrant(value: Any) -> Warrant:
@@ -221,7 +241,11 @@ def check_scope(warrant: Warrant, header: RecordHeader, *, token_key: TokenKey) 
     """Check that a record falls inside a (verified) warrant's scope.
 
     ``token_key`` is the token key of the record's epoch: the record is
-    found by its match token, never by decrypting it.
+    found by its match token, never by decrypting it. Both tests are coarse
+    by construction: the token is of the *folded* plate, so a warrant for
+    ``7ABC123`` also reaches a record read as ``7A8C1Z3``, and the time test
+    is by day. The investigator applies :meth:`WarrantScope.covers` to each
+    opened record and must discard (and the audit log shows) those it fails.
 
     Raises:
         OutOfScope: with ``reason`` the first failed constraint (camera,
@@ -232,7 +256,7 @@ def check_scope(warrant: Warrant, header: RecordHeader, *, token_key: TokenKey) 
         raise OutOfScope(ScopeFailure.CAMERA, "record is from a camera the warrant does not name")
     # The server sees only the epoch (a UTC day), so a record is in the time
     # window when its day overlaps it; the exact time is checked after opening.
-    if epoch_end(header.epoch) <= scope.time_from or epoch_start(header.epoch) > scope.time_to:
+    if epoch_end(header.epoch) <= scope.time_from or epoch_start(header.epoch) >= scope.time_to:
         raise OutOfScope(ScopeFailure.TIME, "record's day is outside the warrant's time window")
     if not _any_equal(header.match_token, (token_key.token(p) for p in scope.plates)):
         raise OutOfScope(ScopeFailure.PLATE, "record is not for a plate the warrant names")

@@ -192,7 +192,7 @@ def bundle_vectors() -> dict[str, Any]:
     built = bundle.build_bundle(
         ((key.token(p), ref.to_bytes(8, "big")) for p, ref in entries),
         camera_id="cam-oak-001", serial=7, epoch=keys.EPOCH,
-        not_before=keys.NOW - 3_600, not_after=keys.NOW + 86_400, token_key=key,
+        not_before=keys.NOW - 3_600, not_after=keys.NOW + 3_600, token_key=key,
     )  # fmt: skip
     sealed_bytes = bundle.seal_bundle(built, authority=authority, camera=camera.public_key)
     body = built.body()
@@ -222,7 +222,7 @@ def bundle_vectors() -> dict[str, Any]:
             {
                 "desc": "expired",
                 "sealed": sealed_bytes.hex(),
-                "now": keys.NOW + 86_400,
+                "now": keys.NOW + 3_600,
                 "want_error": "expired",
             },
             {
