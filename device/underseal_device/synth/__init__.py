@@ -1,0 +1,36 @@
+"""Synthetic US licence plates for training and testing the plate reader.
+
+``PlateSampler(seed).sample()`` gives a camera-like crop of a plate and its
+canonical text; ``render_plate`` and ``degrade`` are the two stages, usable
+on their own; ``render_sign`` gives road and shop signs as hard negatives.
+Fonts come from the machine (see :mod:`.fonts`). Training data only: nothing
+here runs on the camera's reading path.
+"""
+
+from .dataset import SIGN_TEXTS, PlateSampler, Sample, render_sign
+from .degrade import EFFECT_PROBABILITY, Effect, degrade
+from .fonts import FontsNotFound, banner_fonts, plate_fonts
+from .plates import PLATE_SIZE, PlateLayout, Sticker, random_layout, render_plate
+from .texts import PlateText, display, sample_canonical, sample_text
+
+__all__ = [
+    "EFFECT_PROBABILITY",
+    "PLATE_SIZE",
+    "SIGN_TEXTS",
+    "Effect",
+    "FontsNotFound",
+    "PlateLayout",
+    "PlateSampler",
+    "PlateText",
+    "Sample",
+    "Sticker",
+    "banner_fonts",
+    "degrade",
+    "display",
+    "plate_fonts",
+    "random_layout",
+    "render_plate",
+    "render_sign",
+    "sample_canonical",
+    "sample_text",
+]

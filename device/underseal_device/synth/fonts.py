@@ -1,0 +1,126 @@
+"""Fonts for synthetic plates, found among the machine's installed TrueType files.
+
+US plate lettering is a condensed bold sans (Penitentiary Gothic and its
+descendants). No package registry ships that face, so we use the closest
+freely packaged ones and squeeze them horizontally when drawing. The file
+names below are those of Debian's ``fonts-dejavu-core``,
+``fonts-liberation2`` and ``fonts-freefont-ttf`` (what ``make setup``
+installs); other distributions use the same names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from PIL import ImageFont
+
+__all__ = [
+    "BANNER_FONT_NAMES",
+    "FONT_DIRS",
+    "PLATE_FONT_NAMES",
+    "FontsNotFound",
+    "banner_fonts",
+    "load_font",
+    "plate_fonts",
+]
+
+#: Where fonts are looked for, in order. Debian, most Linux distributions,
+#: and per-user installs.
+FONT_DIRS: tuple[str, ...] = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    os.path.expanduser("~/.local/share/fonts"),
+    os.path.expanduser("~/.fonts"),
+)
+
+#: Faces for the plate's main characters: bold sans, condensed first
+#: because they resemble plate lettering best.
+PLATE_FONT_NAMES: tuple[str, ...] = (
+    "DejaVuSansCondensed-Bold.ttf",
+    "LiberationSansNarrow-Bold.ttf",
+    "DejaVuSans-Bold.ttf",
+    "LiberationSans-Bold.ttf",
+    "FreeSansBold.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "LiberationMono-Bold.ttf",
+)
+
+#: Faces for the state name and slogan: plates use everything from plain
+#: sans to script, so serif and italic faces are welcome here.
+BANNER_FONT_NAMES: tuple[str, ...] = (
+    *PLATE_FONT_NAMES,
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerifCondensed-BoldItalic.ttf",
+    "LiberationSerif-BoldItalic.ttf",
+    "LiberationSerif-Bold.ttf",
+    "FreeSerifBoldItalic.ttf",
+    "FreeSansBoldOblique.ttf",
+    "DejaVuSans.ttf",
+    "LiberationSans-Regular.ttf",
+)
+
+_INSTALL_HINT = (
+    "no usable TrueType font found for synthetic plates; looked for {names} under {dirs}. "
+    "Install fonts-dejavu-core, fonts-liberation2 and fonts-freefont-ttf "
+    "(`make setup` does this), or put one of those files in ~/.local/share/fonts"
+)
+
+
+class FontsNotFound(RuntimeError):
+    """None of the fonts the renderer can use is installed."""
+
+
+@lru_cache(maxsize=8)
+def _index(dirs: tuple[str, ...]) -> dict[str, str]:
+    # One walk per set of directories: a file name maps to the first path
+    # found, so the earlier directory wins as FONT_DIRS promises.
+    found: dict[str, str] = {}
+    for root in dirs:
+        for dirpath, _dirnames, filenames in os.walk(root):
+            for name in filenames:
+                if name.lower().endswith(".ttf"):
+                    found.setdefault(name, os.path.join(dirpath, name))
+    return found
+
+
+def _find(names: Sequence[str], dirs: Iterable[str] | None) -> tuple[str, ...]:
+    search = tuple(FONT_DIRS if dirs is None else dirs)
+    index = _index(search)
+    paths = tuple(index[n] for n in names if n in index)
+    if not paths:
+        raise FontsNotFound(_INSTALL_HINT.format(names=", ".join(names), dirs=", ".join(search)))
+    return paths
+
+
+def plate_fonts(dirs: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Paths of the installed faces for plate characters, best first.
+
+    Never empty, and stable for a given machine (so a seeded sampler picks
+    the same face). ``dirs`` replaces :data:`FONT_DIRS`, for tests.
+
+    Raises:
+        FontsNotFound: none of :data:`PLATE_FONT_NAMES` is installed; the
+            message names the packages to install.
+    """
+    return _find(PLATE_FONT_NAMES, dirs)
+
+
+def banner_fonts(dirs: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Paths of the installed faces for state names and slogans; never empty.
+
+    Raises:
+        FontsNotFound: none of :data:`BANNER_FONT_NAMES` is installed.
+    """
+    return _find(BANNER_FONT_NAMES, dirs)
+
+
+@lru_cache(maxsize=256)
+def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    """The font at ``path`` in pixel ``size``, loaded once and then cached.
+
+    Raises:
+        OSError: the file is missing or not a font.
+    """
+    return ImageFont.truetype(path, size)
