@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest bench vectors clean
+.PHONY: help setup test lint typecheck contracts pytest bench vectors train-ocr eval-ocr eval-deps clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,16 @@ pytest:  ## tests/ and proofs/ (short hypothesis profile); no tests collected is
 
 bench:  ## run benchmarks: print tables, write JSON to bench/results/
 	$(BIN)/python -m bench
+
+train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~50 min on 2 cores); ARGS=--help
+	$(BIN)/python -m underseal_device.train.ocr $(ARGS)
+
+eval-deps:  ## install RapidOCR, the optional reference reader (its deps would replace OpenCV 4.x)
+	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 pyclipper==1.4.0 \
+		shapely==2.2.0 PyYAML==6.0.3 six==1.17.0
+
+eval-ocr:  ## the recognizer on ../shared/benchmarks/openalpr crops, beside RapidOCR and OpenALPR
+	$(BIN)/python -m bench.eval_ocr $(ARGS)
 
 vectors:  ## regenerate tests/vectors/*.json (only when the wire format changes on purpose)
 	$(BIN)/python -m tests.vectors.generate

@@ -57,10 +57,22 @@ def row(name: str, samples: list[float], *, unit: str, scale: float, goal: str =
     return Row(name, statistics.median(scaled), unit, min(scaled), max(scaled), len(scaled), goal)
 
 
+def figure(name: str, value: float, *, unit: str, n: int, goal: str = "", **extra: Any) -> Row:
+    """A row for a single measured figure over ``n`` items (an accuracy, a median)."""
+    return Row(name, value, unit, value, value, n, goal, dict(extra))
+
+
 def machine() -> dict[str, Any]:
     """Facts about the machine and the libraries, stored beside every figure."""
     import cryptography
     import nacl
+
+    versions = {}
+    for module in ("numpy", "cv2", "onnxruntime"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = "not installed"
 
     cpu = ""
     try:
@@ -83,6 +95,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "pynacl": nacl.__version__,
         "cryptography": cryptography.__version__,
+        **versions,
         "commit": commit,
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

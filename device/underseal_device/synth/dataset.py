@@ -13,16 +13,14 @@ can be counted as a false accept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw
 
 from underseal.plates import canonical
 
 from .degrade import degrade
-from .fonts import load_font, plate_fonts
+from .fonts import plate_fonts, text_mask
 from .plates import PLATE_SIZE, PlateLayout, random_layout, render_plate
 from .texts import sample_text
 
@@ -70,15 +68,6 @@ class Sample:
     is_plate: bool
 
 
-@lru_cache(maxsize=512)
-def _sign_line(path: str, text: str) -> np.ndarray:
-    font = load_font(path, 48)
-    left, top, right, bottom = font.getbbox(text)
-    img = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))))
-    ImageDraw.Draw(img).text((-left, -top), text, font=font, fill=255)
-    return np.asarray(img)
-
-
 def _draw_sign(text: str, rng: np.random.Generator) -> np.ndarray:
     w, h = PLATE_SIZE
     bg, ink = _SIGN_COLORS[int(rng.integers(len(_SIGN_COLORS)))]
@@ -93,7 +82,7 @@ def _draw_sign(text: str, rng: np.random.Generator) -> np.ndarray:
     font = plate_fonts()[int(rng.integers(len(plate_fonts())))]
     box_h = (h - 4 * border) / len(lines)
     for i, line in enumerate(lines):
-        mask = _sign_line(font, line)
+        mask = text_mask(font, line, 48)
         lh = box_h * rng.uniform(0.6, 0.8)
         lw = min(mask.shape[1] * lh / mask.shape[0], w - 6 * border)
         mask = cv2.resize(

@@ -14,7 +14,8 @@ import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from PIL import ImageFont
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 __all__ = [
     "BANNER_FONT_NAMES",
@@ -24,6 +25,7 @@ __all__ = [
     "banner_fonts",
     "load_font",
     "plate_fonts",
+    "text_mask",
 ]
 
 #: Where fonts are looked for, in order. Debian, most Linux distributions,
@@ -124,3 +126,13 @@ def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
         OSError: the file is missing or not a font.
     """
     return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=4096)
+def text_mask(path: str, text: str, size: int) -> np.ndarray:
+    """One line of ``text`` in the font at ``path`` as a tight uint8 mask (255 = ink)."""
+    font = load_font(path, size)
+    left, top, right, bottom = font.getbbox(text)
+    img = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))))
+    ImageDraw.Draw(img).text((-left, -top), text, font=font, fill=255)
+    return np.asarray(img)

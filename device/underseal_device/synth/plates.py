@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from underseal.plates import JURISDICTIONS
 
-from .fonts import banner_fonts, load_font, plate_fonts
+from .fonts import banner_fonts, load_font, plate_fonts, text_mask
 from .texts import SEPARATOR_CHOICES
 
 __all__ = [
@@ -374,16 +374,6 @@ def _stacked_pair(path: str, top: str, bottom: str) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=4096)
-def _text_mask(path: str, text: str) -> np.ndarray:
-    """A line of small text (banner, slogan) as a tight uint8 mask, 30-odd rows tall."""
-    font = load_font(path, 32)
-    left, top, right, bottom = font.getbbox(text)
-    img = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))))
-    ImageDraw.Draw(img).text((-left, -top), text, font=font, fill=255)
-    return np.asarray(img)
-
-
 def _line(text: str, layout: PlateLayout) -> tuple[np.ndarray, np.ndarray, int]:
     """Main-row masks (characters, emblems) at base size, and the cap height in rows."""
     above, below = _band(layout.font)
@@ -498,7 +488,7 @@ def _background(layout: PlateLayout, rng: np.random.Generator) -> np.ndarray:
 def _small_text(
     img: np.ndarray, text: str, path: str, color: Color, y_mid: float, height: float
 ) -> None:
-    mask = _text_mask(path, text)
+    mask = text_mask(path, text, 32)
     # One cached raster per (face, text), scaled here: caching per size too
     # would multiply the cache by every size drawn.
     w = mask.shape[1] * height / mask.shape[0]

@@ -1,0 +1,38 @@
+"""OCR speed (DESIGN §7: ≤ 2 ms per plate crop) on synthetic crops, one and eight at a time."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from underseal_device.ocr import Recognizer
+from underseal_device.synth import PlateSampler
+
+from bench.harness import report, row, time_per_call
+
+
+def main() -> None:
+    sampler = PlateSampler(seed=2024)
+    crops = [sampler.sample_at(i).image for i in range(64)]
+    rows = []
+    for threads in (1, 2):
+        recognizer = Recognizer(threads=threads)
+        counter = itertools.count()
+        label = f"{threads} thread{'s' * (threads > 1)}"
+
+        def one(r: Recognizer = recognizer, c: Iterator[int] = counter) -> object:
+            return r.recognize([crops[next(c) % len(crops)]])
+
+        def eight(r: Recognizer = recognizer) -> object:
+            return r.recognize(crops[:8])
+
+        rows.append(row(f"recognize 1 crop per call ({label})", time_per_call(one, number=200),
+                        unit="ms", scale=1e3, goal="≤ 2 ms"))  # fmt: skip
+        per_crop = [s / 8 for s in time_per_call(eight, number=50)]
+        rows.append(row(f"recognize 8 crops per call, per crop ({label})", per_crop, unit="ms",
+                        scale=1e3, goal="≤ 2 ms"))  # fmt: skip
+    report("ocr_speed", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Plate OCR on onnxruntime: crops in, text with per-character confidence out.
+
+The model is a small CTC recognizer trained by ``make train-ocr``
+(``underseal_device.train.ocr``) on synthetic plates only. It ships in
+``underseal_device/models/`` beside a manifest, and its SHA-256 is pinned in
+this module (:data:`PINNED_SHA256`): the file is hashed and checked before
+onnxruntime ever parses it, so a corrupted model, or one swapped together
+with its manifest, refuses to load. Torch is never needed here.
+
+Pipeline: ``as_gray → resize → scale → run → softmax → CTC greedy decode``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from underseal_device.errors import BadImage, ModelIntegrityError
+from underseal_device.ocr.images import as_gray, to_input
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "PINNED_SHA256",
+    "ModelSpec",
+    "PlateText",
+    "Recognizer",
+    "default_recognizer",
+]
+
+#: The manifest of the shipped model.
+DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
+#: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
+#: value; changing it is a reviewed code change, not a file drop.
+PINNED_SHA256: Final = "cf60fda281b3b036c9df44bdef1eed2a967be3701cc5e1ca5dc8366ef8fafb37"
+#: Largest batch run at once; bigger inputs are split (bounds memory per call).
+MAX_BATCH: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PlateText:
+    """One read: canonical text, per-character confidences and the read's confidence.
+
+    ``char_confidences[i]`` is the highest probability the model gave
+    character ``i`` over the steps that emitted it. ``confidence`` is the
+    probability of the whole greedy path (every step, blanks included), so a
+    character the model nearly read but dropped lowers it too: it is the
+    figure to vote and threshold on.
+    """
+
+    text: str
+    char_confidences: tuple[float, ...]
+    confidence: float
+
+    def __repr__(self) -> str:
+        # A read is a plate: personal data. Never print it.
+        return f"PlateText(<{len(self.text)} chars>, confidence={self.confidence:.3f})"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What the manifest says about a model file."""
+
+    path: Path
+    sha256: str
+    alphabet: str
+    height: int
+    width: int
+
+    @classmethod
+    def load(cls, manifest: Path) -> ModelSpec:
+        """Read a manifest. Raises ModelIntegrityError if it is missing or malformed."""
+        try:
+            fields: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+            name = str(fields["file"])
+            spec = cls(
+                path=manifest.parent / name,
+                sha256=str(fields["sha256"]),
+                alphabet=str(fields["alphabet"]),
+                height=int(fields["input"]["height"]),
+                width=int(fields["input"]["width"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelIntegrityError(f"cannot read model manifest {manifest}: {error}") from None
+        if Path(name).name != name:
+            raise ModelIntegrityError("the manifest must name a file beside it, not a path")
+        return spec
+
+
+def _verified_bytes(spec: ModelSpec, pinned: str | None) -> bytes:
+    try:
+        data = spec.path.read_bytes()
+    except OSError:
+        raise ModelIntegrityError(f"model file {spec.path} is missing") from None
+    digest = hashlib.sha256(data).hexdigest()
+    for source, expected in (("the manifest", spec.sha256), ("the code", pinned)):
+        if expected is not None and digest != expected:
+            raise ModelIntegrityError(
+                f"model file {spec.path.name} has SHA-256 {digest[:16]}…, "
+                f"{source} pins {expected[:16]}…: refusing to load it"
+            )
+    return data
+
+
+class Recognizer:
+    """A loaded, integrity-checked plate recognizer. Build once, call many times."""
+
+    def __init__(
+        self,
+        manifest: Path | str = DEFAULT_MODEL,
+        *,
+        threads: int = 1,
+        unsafe_trust_manifest: bool = False,
+    ) -> None:
+        """Load the model named by ``manifest`` after checking its SHA-256.
+
+        The file must match both the manifest and :data:`PINNED_SHA256`.
+        ``unsafe_trust_manifest=True`` checks the manifest only: for models
+        just trained and not yet pinned, never for the camera.
+
+        ``threads`` is onnxruntime's intra-op thread count: 1 keeps per-call
+        latency low and leaves the other core to detection.
+
+        Raises:
+            ModelIntegrityError: missing or malformed manifest or model, a hash
+                mismatch, or a graph whose shapes are not what the manifest says.
+            ValueError: ``threads`` below 1.
+        """
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        self.spec = ModelSpec.load(Path(manifest))
+        data = _verified_bytes(self.spec, None if unsafe_trust_manifest else PINNED_SHA256)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Idle onnxruntime threads spin by default, burning the core detection needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise ModelIntegrityError(f"onnxruntime cannot load the model: {error}") from None
+        self._input = self._session.get_inputs()[0].name
+        self._check_shapes()
+
+    def _check_shapes(self) -> None:
+        (image,) = self._session.get_inputs()
+        (logits,) = self._session.get_outputs()
+        if list(image.shape[1:]) != [1, self.spec.height, self.spec.width]:
+            raise ModelIntegrityError("model input is not N×1×H×W as the manifest says")
+        if len(logits.shape) != 3 or logits.shape[2] != len(self.spec.alphabet) + 1:
+            raise ModelIntegrityError("model output does not match the manifest's alphabet")
+
+    def preprocess(self, crops: Sequence[object]) -> npt.NDArray[np.float32]:
+        """Crops → ``N×1×H×W`` float32 in [0, 1]. Raises BadImage for any bad crop."""
+        grays = [as_gray(crop) for crop in crops]  # all checked before any work is done
+        batch = np.empty((len(grays), 1, self.spec.height, self.spec.width), np.float32)
+        for i, gray in enumerate(grays):
+            batch[i, 0] = to_input(gray, self.spec.height, self.spec.width)
+        return batch
+
+    def logits(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The raw model output for a preprocessed batch, ``N×T×(1+len(alphabet))``."""
+        out: npt.NDArray[np.float32] = self._session.run(None, {self._input: batch})[0]
+        return out
+
+    def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Per-step character probabilities (softmax of :meth:`logits`); index 0 is blank."""
+        logits = self.logits(batch)
+        logits = logits - logits.max(axis=2, keepdims=True)
+        probs: npt.NDArray[np.float32] = np.exp(logits)
+        probs /= probs.sum(axis=2, keepdims=True)
+        return probs
+
+    def decode(self, probs: npt.NDArray[np.float32]) -> list[PlateText]:
+        """CTC greedy decoding: best class per step, repeats merged, blanks dropped."""
+        best = probs.argmax(axis=2)
+        best_p = probs.max(axis=2)
+        path = np.exp(np.log(np.maximum(best_p, 1e-30)).sum(axis=1))
+        reads = []
+        for classes, ps, p_path in zip(best, best_p, path.tolist(), strict=True):
+            chars: list[str] = []
+            confs: list[float] = []
+            previous = 0
+            for c, p in zip(classes.tolist(), ps.tolist(), strict=True):
+                if c != 0 and c != previous:
+                    chars.append(self.spec.alphabet[c - 1])
+                    confs.append(p)
+                elif c != 0 and confs:
+                    confs[-1] = max(confs[-1], p)
+                previous = c
+            reads.append(PlateText("".join(chars), tuple(confs), float(p_path)))
+        return reads
+
+    def recognize(self, crops: Sequence[object]) -> list[PlateText]:
+        """Read each plate crop (BGR, BGRA or gray uint8 arrays).
+
+        Raises:
+            BadImage: a crop that is not a readable image; nothing is read then.
+        """
+        if isinstance(crops, np.ndarray):
+            raise BadImage("pass a sequence of crops, not one array")
+        batch = self.preprocess(crops)
+        reads: list[PlateText] = []
+        for start in range(0, len(batch), MAX_BATCH):
+            reads += self.decode(self.run(batch[start : start + MAX_BATCH]))
+        return reads
+
+
+@lru_cache(maxsize=1)
+def default_recognizer() -> Recognizer:
+    """The shipped model, loaded on first use (never at import time)."""
+    return Recognizer()

@@ -1,0 +1,1 @@
+"""Training (PyTorch, the ``[train]`` extra). The camera never imports this package."""

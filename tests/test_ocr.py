@@ -1,0 +1,169 @@
+"""The shipped plate recognizer: integrity, reading, and refusing bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from underseal_device.errors import BadImage, ModelIntegrityError
+from underseal_device.ocr import PlateText, Recognizer, recognize
+from underseal_device.ocr.images import read_image
+from underseal_device.ocr.recognizer import DEFAULT_MODEL, MAX_BATCH, PINNED_SHA256
+from underseal_device.synth import PlateSampler, degrade, random_layout, render_plate
+
+from underseal.plates import fold
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer()
+
+
+def test_the_shipped_model_matches_the_hash_pinned_in_code(recognizer: Recognizer) -> None:
+    manifest = json.loads(DEFAULT_MODEL.read_text())
+    digest = hashlib.sha256((DEFAULT_MODEL.parent / manifest["file"]).read_bytes()).hexdigest()
+    assert digest == PINNED_SHA256 == manifest["sha256"] == recognizer.spec.sha256
+
+
+def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
+    for name in ("plate_ocr.json", "plate_ocr.onnx"):
+        shutil.copy(DEFAULT_MODEL.parent / name, tmp_path / name)
+    model = tmp_path / "plate_ocr.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 1
+    model.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="refusing to load"):
+        Recognizer(tmp_path / "plate_ocr.json")
+    # A model swapped together with its manifest still fails the pin in the code.
+    manifest = json.loads((tmp_path / "plate_ocr.json").read_text())
+    manifest["sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    (tmp_path / "plate_ocr.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match="the code pins"):
+        Recognizer(tmp_path / "plate_ocr.json")
+    model.unlink()
+    with pytest.raises(ModelIntegrityError, match="missing"):
+        Recognizer(tmp_path / "plate_ocr.json")
+    with pytest.raises(ModelIntegrityError, match="manifest"):
+        Recognizer(tmp_path / "nothing.json")
+
+
+@pytest.mark.parametrize("text", ["7ABC123", "5XYZ987", "8KTW472", "3MHP519"])
+def test_a_rendered_plate_is_read(recognizer: Recognizer, text: str) -> None:
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        layout = dataclasses.replace(random_layout(rng), stacked="none", separator="", frame=None)
+        image = degrade(render_plate(text, rng, layout=layout), rng, strength=0.0)
+        read = recognizer.recognize([image])[0]
+        assert read.text == text
+        assert len(read.char_confidences) == len(read.text)
+        assert all(0.0 < c <= 1.0 for c in read.char_confidences)
+
+
+def test_most_lightly_degraded_plates_are_read(recognizer: Recognizer) -> None:
+    # Any layout (stacked characters, emblems, frames), from a seed never trained on.
+    # Folded, as the matcher compares: O and 0 are one glyph in many plate fonts.
+    sampler = PlateSampler(seed=4242, strength=0.2)
+    samples = [sampler.sample_at(i) for i in range(40)]
+    reads = recognizer.recognize([s.image for s in samples])
+    right = sum(
+        bool(r.text) and fold(r.text) == fold(s.text) for r, s in zip(reads, samples, strict=True)
+    )
+    assert right >= 32, f"{right}/40 lightly degraded synthetic plates read (folded)"
+
+
+def test_batching_gives_the_same_reads(recognizer: Recognizer) -> None:
+    sampler = PlateSampler(seed=7)
+    images = [sampler.sample_at(i).image for i in range(5)]
+    one_by_one = [recognizer.recognize([im])[0].text for im in images]
+    assert [r.text for r in recognizer.recognize(images)] == one_by_one
+
+
+def test_gray_bgr_and_bgra_inputs_agree(recognizer: Recognizer) -> None:
+    image = PlateSampler(seed=3, strength=0.2).sample_at(0).image
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+    reads = recognizer.recognize([image, bgra, gray, gray[:, :, None]])
+    assert len({r.text for r in reads}) == 1
+    assert reads[0].text
+
+
+def test_large_batches_are_split_and_empty_ones_are_fine(recognizer: Recognizer) -> None:
+    sampler = PlateSampler(seed=11)
+    images = [sampler.sample_at(i % 3).image for i in range(MAX_BATCH + 1)]
+    reads = recognizer.recognize(images)
+    assert len(reads) == MAX_BATCH + 1
+    assert reads[-1] == reads[(MAX_BATCH) % 3]
+    assert recognizer.recognize([]) == []
+
+
+def test_confidence_is_the_whole_reads(recognizer: Recognizer) -> None:
+    image = PlateSampler(seed=3, strength=0.2).sample_at(0).image
+    read = recognizer.recognize([image])[0]
+    # The greedy path's probability never exceeds any character's own.
+    assert 0.0 < read.confidence <= min(read.char_confidences) + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((0, 0, 3), np.uint8), "too small"),
+        (np.zeros((40, 80, 3), np.float32), "uint8"),
+        (np.zeros((40, 80, 2), np.uint8), "HxW"),
+        (np.zeros((5000, 80), np.uint8), "larger than"),
+        ("not an image", "numpy array"),
+    ],
+)
+def test_bad_images_are_refused(recognizer: Recognizer, image: object, message: str) -> None:
+    with pytest.raises(BadImage, match=message):
+        recognizer.recognize([image])
+
+
+def test_one_bad_crop_refuses_the_batch(recognizer: Recognizer) -> None:
+    good = PlateSampler(seed=3).sample_at(0).image
+    with pytest.raises(BadImage):
+        recognizer.recognize([good, np.zeros((3, 3), np.float64)])
+    with pytest.raises(BadImage, match="sequence"):
+        recognizer.recognize(good)  # type: ignore[arg-type]
+
+
+def test_manifests_cannot_point_elsewhere(tmp_path: Path) -> None:
+    manifest = json.loads(DEFAULT_MODEL.read_text())
+    manifest["file"] = "../models/plate_ocr.onnx"
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match="beside it"):
+        Recognizer(tmp_path / "m.json")
+
+
+def test_a_manifest_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
+    shutil.copy(DEFAULT_MODEL.parent / "plate_ocr.onnx", tmp_path / "plate_ocr.onnx")
+    manifest = json.loads(DEFAULT_MODEL.read_text())
+    manifest["alphabet"] = manifest["alphabet"][:-1]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match="alphabet"):
+        Recognizer(tmp_path / "m.json")
+
+
+def test_unreadable_files_are_refused(tmp_path: Path) -> None:
+    corrupt = tmp_path / "plate.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(BadImage, match="does not decode"):
+        read_image(corrupt)
+    with pytest.raises(BadImage, match="cannot read"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_reads_never_print_their_text() -> None:
+    read = PlateText("7ABC123", (0.9,) * 7, 0.5)
+    assert "7ABC123" not in repr(read)
+    assert "7ABC123" not in str(read)
+
+
+def test_module_level_recognize_uses_the_shipped_model() -> None:
+    image = PlateSampler(seed=5, strength=0.2).sample_at(1).image
+    assert recognize([image])[0].text == Recognizer().recognize([image])[0].text
