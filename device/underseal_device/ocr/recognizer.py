@@ -40,7 +40,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
 #: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
 #: value; changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "cf60fda281b3b036c9df44bdef1eed2a967be3701cc5e1ca5dc8366ef8fafb37"
+PINNED_SHA256: Final = "a0255aa195ad53890cf552aae4f9c0874fe4f20d6a709a17f731a1db8f88247b"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
 

@@ -4,8 +4,10 @@ US plate lettering is a condensed bold sans (Penitentiary Gothic and its
 descendants). No package registry ships that face, so we use the closest
 freely packaged ones and squeeze them horizontally when drawing. The file
 names below are those of Debian's ``fonts-dejavu-core``,
-``fonts-liberation2`` and ``fonts-freefont-ttf`` (what ``make setup``
-installs); other distributions use the same names.
+``fonts-liberation2``, ``fonts-freefont-ttf``, ``fonts-urw-base35`` (Nimbus
+Sans Narrow, a Helvetica Narrow metric clone), ``fonts-roboto-unhinted``
+(Roboto Condensed) and ``fonts-open-sans`` (Open Sans Condensed), all of
+which ``make setup`` installs; other distributions use the same names.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ FONT_DIRS: tuple[str, ...] = (
 #: Faces for the plate's main characters: bold sans, condensed first
 #: because they resemble plate lettering best.
 PLATE_FONT_NAMES: tuple[str, ...] = (
+    "NimbusSansNarrow-Bold.otf",
+    "RobotoCondensed-Bold.ttf",
+    "OpenSans-CondBold.ttf",
     "DejaVuSansCondensed-Bold.ttf",
     "LiberationSansNarrow-Bold.ttf",
     "DejaVuSans-Bold.ttf",
@@ -47,6 +52,8 @@ PLATE_FONT_NAMES: tuple[str, ...] = (
     "FreeSansBold.ttf",
     "DejaVuSansMono-Bold.ttf",
     "LiberationMono-Bold.ttf",
+    "NimbusSans-Bold.otf",
+    "Roboto-Bold.ttf",
 )
 
 #: Faces for the state name and slogan: plates use everything from plain
@@ -65,7 +72,8 @@ BANNER_FONT_NAMES: tuple[str, ...] = (
 
 _INSTALL_HINT = (
     "no usable TrueType font found for synthetic plates; looked for {names} under {dirs}. "
-    "Install fonts-dejavu-core, fonts-liberation2 and fonts-freefont-ttf "
+    "Install fonts-dejavu-core, fonts-liberation2, fonts-freefont-ttf, fonts-urw-base35, "
+    "fonts-roboto-unhinted and fonts-open-sans "
     "(`make setup` does this), or put one of those files in ~/.local/share/fonts"
 )
 
@@ -82,7 +90,7 @@ def _index(dirs: tuple[str, ...]) -> dict[str, str]:
     for root in dirs:
         for dirpath, _dirnames, filenames in os.walk(root):
             for name in filenames:
-                if name.lower().endswith(".ttf"):
+                if name.lower().endswith((".ttf", ".otf")):
                     found.setdefault(name, os.path.join(dirpath, name))
     return found
 
