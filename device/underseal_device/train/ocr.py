@@ -261,7 +261,8 @@ def _write_card(path: Path, result: Result, onnx_path: Path) -> None:
         ("synthetic accuracy", f"{result.synthetic_accuracy:.1%} exact on "
          f"{result.validation_size:,} held-out synthetic plates (seed {result.seed + 1})"),
         ("licence", "Apache-2.0, as the project; fonts rendered in training: DejaVu (Bitstream "
-         "Vera licence), Liberation (SIL OFL 1.1), FreeFont (GPL with font exception)"),
+         "Vera licence), Liberation (SIL OFL 1.1), FreeFont (GPL with font exception), Nimbus "
+         "Sans (AGPL-3.0 with font exception), Roboto and Open Sans (Apache-2.0)"),
         ("limits", "trained on rendered fonts, not the states' embossed typefaces; US formats "
          "only; accuracy on real crops is measured by `make eval-ocr`, never trained on"),
     ]  # fmt: skip
