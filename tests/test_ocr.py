@@ -14,7 +14,7 @@ import pytest
 from underseal_device.errors import BadImage, ModelIntegrityError
 from underseal_device.ocr import PlateText, Recognizer, recognize
 from underseal_device.ocr.images import read_image
-from underseal_device.ocr.recognizer import DEFAULT_MODEL, MAX_BATCH, PINNED_SHA256
+from underseal_device.ocr.recognizer import DEFAULT_MODEL, MAX_BATCH, PINNED_SHA256, _beam
 from underseal_device.synth import PlateSampler, degrade, random_layout, render_plate
 
 from underseal.plates import fold
@@ -167,3 +167,32 @@ def test_reads_never_print_their_text() -> None:
 def test_module_level_recognize_uses_the_shipped_model() -> None:
     image = PlateSampler(seed=5, strength=0.2).sample_at(1).image
     assert recognize([image])[0].text == Recognizer().recognize([image])[0].text
+
+
+def test_beam_search_sums_every_path_of_a_reading() -> None:
+    # Paths for "A" over two steps: A·blank 0.54, A·A 0.36, blank·A 0.04.
+    probs = np.array([[0.1, 0.9, 0.0], [0.6, 0.4, 0.0]], np.float32)
+    (best,) = _beam(probs, "AB", k=1, width=4)
+    assert best.text == "A"
+    assert best.probability == pytest.approx(0.94)
+    # A blank between two A's makes "AA"; without it they merge.
+    probs = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    assert _beam(probs, "AB", k=1, width=4)[0].text == "AA"
+
+
+def test_candidates_are_ranked_and_bounded(recognizer: Recognizer) -> None:
+    sampler = PlateSampler(seed=77)
+    samples = [sampler.sample_at(i) for i in range(30)]
+    lists = recognizer.candidates([s.image for s in samples], k=3)
+    greedy = recognizer.recognize([s.image for s in samples])
+    for cands, read in zip(lists, greedy, strict=True):
+        assert 1 <= len(cands) <= 3
+        probs = [c.probability for c in cands]
+        assert probs == sorted(probs, reverse=True)
+        assert 0.0 < sum(probs) <= 1.0 + 1e-5
+        assert len({c.text for c in cands}) == len(cands)
+        assert "7ABC123" not in repr(cands)
+        if read.confidence > 0.5:  # a confident greedy reading is among the best three
+            assert read.text in {c.text for c in cands}
+    with pytest.raises(ValueError, match="k <= width"):
+        recognizer.candidates([samples[0].image], k=4, width=3)

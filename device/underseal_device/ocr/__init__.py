@@ -1,12 +1,16 @@
-"""Plate OCR: ``recognize(crops) -> list[PlateText]`` on onnxruntime and OpenCV."""
+"""Plate OCR: ``recognize(crops) -> list[PlateText]`` on onnxruntime and OpenCV.
+
+``Recognizer.candidates`` gives the best few readings of each crop, for
+matching against a hotlist.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from underseal_device.ocr.recognizer import PlateText, Recognizer, default_recognizer
+from underseal_device.ocr.recognizer import Candidate, PlateText, Recognizer, default_recognizer
 
-__all__ = ["PlateText", "Recognizer", "recognize"]
+__all__ = ["Candidate", "PlateText", "Recognizer", "recognize"]
 
 
 def recognize(crops: Sequence[object]) -> list[PlateText]:

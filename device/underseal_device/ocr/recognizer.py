@@ -30,6 +30,7 @@ from underseal_device.ocr.images import as_gray, to_input
 __all__ = [
     "DEFAULT_MODEL",
     "PINNED_SHA256",
+    "Candidate",
     "ModelSpec",
     "PlateText",
     "Recognizer",
@@ -63,6 +64,50 @@ class PlateText:
     def __repr__(self) -> str:
         # A read is a plate: personal data. Never print it.
         return f"PlateText(<{len(self.text)} chars>, confidence={self.confidence:.3f})"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One of the best few readings of a crop and its probability under the model."""
+
+    text: str
+    probability: float
+
+    def __repr__(self) -> str:
+        return f"Candidate(<{len(self.text)} chars>, probability={self.probability:.3f})"
+
+
+def _beam(probs: npt.NDArray[np.float32], alphabet: str, k: int, width: int) -> list[Candidate]:
+    """CTC prefix beam search over one crop's ``T×C`` probabilities (blank at 0).
+
+    Each prefix carries the probability of ending in a blank and in a
+    character; classes below 1e-4 at a step are skipped, which changes
+    nothing a greedy or top-k reading could return.
+    """
+    beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}
+    for step in probs:
+        live = [c for c in np.flatnonzero(step >= 1e-4).tolist() if c != 0]
+        blank = float(step[0])
+        nxt: dict[str, tuple[float, float]] = {}
+        for prefix, (p_b, p_nb) in beams.items():
+            b, nb = nxt.get(prefix, (0.0, 0.0))
+            nxt[prefix] = (b + (p_b + p_nb) * blank, nb)
+            for c in live:
+                ch, p = alphabet[c - 1], float(step[c])
+                if prefix and prefix[-1] == ch:
+                    # A repeat joins the run unless a blank separated them.
+                    b, nb = nxt[prefix]
+                    nxt[prefix] = (b, nb + p_nb * p)
+                    extended = prefix + ch
+                    b, nb = nxt.get(extended, (0.0, 0.0))
+                    nxt[extended] = (b, nb + p_b * p)
+                else:
+                    extended = prefix + ch
+                    b, nb = nxt.get(extended, (0.0, 0.0))
+                    nxt[extended] = (b, nb + (p_b + p_nb) * p)
+        beams = dict(sorted(nxt.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:width])
+    ranked = sorted(beams.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    return [Candidate(text, p_b + p_nb) for text, (p_b, p_nb) in ranked[:k] if text]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +244,30 @@ class Recognizer:
                 previous = c
             reads.append(PlateText("".join(chars), tuple(confs), float(p_path)))
         return reads
+
+    def candidates(
+        self, crops: Sequence[object], *, k: int = 3, width: int = 8
+    ) -> list[list[Candidate]]:
+        """The ``k`` most probable readings of each crop, best first (CTC beam search).
+
+        For matching against a hotlist: trying a bounded few candidates
+        recovers hits that one misread character would lose. Empty readings
+        are left out, so a list may be shorter than ``k``.
+
+        Raises:
+            BadImage: a crop that is not a readable image.
+            ValueError: ``k`` or ``width`` below 1, or ``width`` below ``k``.
+        """
+        if k < 1 or width < k:
+            raise ValueError("need 1 <= k <= width")
+        if isinstance(crops, np.ndarray):
+            raise BadImage("pass a sequence of crops, not one array")
+        batch = self.preprocess(crops)
+        out: list[list[Candidate]] = []
+        for start in range(0, len(batch), MAX_BATCH):
+            for probs in self.run(batch[start : start + MAX_BATCH]):
+                out.append(_beam(probs, self.spec.alphabet, k, width))
+        return out
 
     def recognize(self, crops: Sequence[object]) -> list[PlateText]:
         """Read each plate crop (BGR, BGRA or gray uint8 arrays).
