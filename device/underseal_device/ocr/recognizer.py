@@ -34,6 +34,7 @@ __all__ = [
     "ModelSpec",
     "PlateText",
     "Recognizer",
+    "ctc_greedy",
     "default_recognizer",
 ]
 
@@ -64,6 +65,27 @@ class PlateText:
     def __repr__(self) -> str:
         # A read is a plate: personal data. Never print it.
         return f"PlateText(<{len(self.text)} chars>, confidence={self.confidence:.3f})"
+
+
+def ctc_greedy(
+    classes: Sequence[int], probs: Sequence[float], alphabet: str
+) -> tuple[str, tuple[float, ...]]:
+    """The greedy CTC rule, shared with training: repeats merge, blanks (0) drop.
+
+    ``classes`` is the best class per step and ``probs`` its probability; a
+    character's confidence is its highest probability over the steps of its run.
+    """
+    chars: list[str] = []
+    confs: list[float] = []
+    previous = 0
+    for c, p in zip(classes, probs, strict=True):
+        if c != 0 and c != previous:
+            chars.append(alphabet[c - 1])
+            confs.append(p)
+        elif c != 0 and confs:
+            confs[-1] = max(confs[-1], p)
+        previous = c
+    return "".join(chars), tuple(confs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,17 +254,8 @@ class Recognizer:
         path = np.exp(np.log(np.maximum(best_p, 1e-30)).sum(axis=1))
         reads = []
         for classes, ps, p_path in zip(best, best_p, path.tolist(), strict=True):
-            chars: list[str] = []
-            confs: list[float] = []
-            previous = 0
-            for c, p in zip(classes.tolist(), ps.tolist(), strict=True):
-                if c != 0 and c != previous:
-                    chars.append(self.spec.alphabet[c - 1])
-                    confs.append(p)
-                elif c != 0 and confs:
-                    confs[-1] = max(confs[-1], p)
-                previous = c
-            reads.append(PlateText("".join(chars), tuple(confs), float(p_path)))
+            text, confs = ctc_greedy(classes.tolist(), ps.tolist(), self.spec.alphabet)
+            reads.append(PlateText(text, confs, float(p_path)))
         return reads
 
     def candidates(

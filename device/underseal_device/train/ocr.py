@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from underseal_device.ocr.images import as_gray, to_input
-from underseal_device.ocr.recognizer import DEFAULT_MODEL, Recognizer
+from underseal_device.ocr.recognizer import DEFAULT_MODEL, Recognizer, ctc_greedy
 from underseal_device.synth import PlateSampler
 from underseal_device.synth.fonts import plate_fonts
 from underseal_device.train.ocr_model import ALPHABET, CLASSES, HEIGHT, WIDTH, PlateCTC
@@ -69,16 +69,9 @@ def collate(
 
 
 def greedy(logits: torch.Tensor) -> list[str]:
-    """CTC greedy decoding (the same rule as the camera's decoder)."""
-    out = []
-    for row in logits.argmax(2).tolist():
-        chars, previous = [], 0
-        for c in row:
-            if c and c != previous:
-                chars.append(ALPHABET[c - 1])
-            previous = c
-        out.append("".join(chars))
-    return out
+    """CTC greedy decoding, by the camera's own rule."""
+    rows = logits.argmax(2).tolist()
+    return [ctc_greedy(row, [0.0] * len(row), ALPHABET)[0] for row in rows]
 
 
 def evaluate(model: nn.Module, loader: DataLoader[tuple[torch.Tensor, torch.Tensor]]) -> float:
