@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "AUDIT_CHECKPOINT",
+    "AUDIT_ENTRY",
     "BUNDLE_SIGNATURE",
     "DLEQ_CHALLENGE",
     "DLEQ_NONCE",
@@ -42,3 +44,5 @@ DLEQ_NONCE: Final = _label("dleq-nonce")
 KEY_SHARE: Final = _label("key-share-signature")
 EPOCH_ENDORSEMENT: Final = _label("epoch-endorsement")
 WARRANT_SIGNATURE: Final = _label("warrant-signature")
+AUDIT_ENTRY: Final = _label("audit-entry")
+AUDIT_CHECKPOINT: Final = _label("audit-checkpoint-signature")
