@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "API_TOKEN",
     "AUDIT_CHECKPOINT",
     "AUDIT_ENTRY",
     "BUNDLE_SIGNATURE",
+    "CAMERA_REQUEST",
     "DLEQ_CHALLENGE",
     "DLEQ_NONCE",
     "EPOCH_ENDORSEMENT",
@@ -24,6 +26,7 @@ __all__ = [
     "RECORD_AAD",
     "RECORD_KDF",
     "RECORD_SIGNATURE",
+    "TOKEN_KEY_DELIVERY",
     "WARRANT_SIGNATURE",
 ]
 
@@ -46,3 +49,6 @@ EPOCH_ENDORSEMENT: Final = _label("epoch-endorsement")
 WARRANT_SIGNATURE: Final = _label("warrant-signature")
 AUDIT_ENTRY: Final = _label("audit-entry")
 AUDIT_CHECKPOINT: Final = _label("audit-checkpoint-signature")
+CAMERA_REQUEST: Final = _label("camera-request-signature")
+API_TOKEN: Final = _label("api-token-hash")
+TOKEN_KEY_DELIVERY: Final = _label("token-key-delivery")

@@ -1,0 +1,1 @@
+"""A key custodian: holds one share of each live epoch key, answers only warrants in scope."""

@@ -1,0 +1,87 @@
+"""Database engines: SQLite by default, PostgreSQL when a URL names it.
+
+SQLite runs in WAL mode with ``secure_delete`` on, so that deleted rows
+(destroyed key shares, dropped ciphertexts) are overwritten with zeros in the
+file rather than left in free pages; retention then checkpoints the WAL and
+vacuums (see ``erase_free_space``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, Table, event, text
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine
+
+__all__ = ["create_schema", "erase_free_space", "is_sqlite", "make_engine", "session_scope"]
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True for SQLite engines."""
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the pragmas and pool the services rely on."""
+    if url.startswith("sqlite"):
+        memory = url in {"sqlite://", "sqlite:///:memory:"}
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            poolclass=StaticPool if memory else None,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "secure_delete=ON",
+        "busy_timeout=10000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def create_schema(engine: Engine, tables: Sequence[Table]) -> None:
+    """Create a service's tables (its migrations' first revision does the same)."""
+    SQLModel.metadata.create_all(engine, tables=list(tables))
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed if the block ends normally, rolled back otherwise."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def erase_free_space(engine: Engine) -> None:
+    """Make deleted bytes unrecoverable from the database files.
+
+    SQLite: ``secure_delete`` zeroes freed pages; checkpointing the WAL with
+    TRUNCATE and VACUUM rewrite the file so no old page survives anywhere.
+    PostgreSQL: VACUUM FULL rewrites the tables; what a PostgreSQL server
+    keeps elsewhere (WAL segments, replicas, base backups) follows its own
+    retention, which the deployment guide sets no longer than ours.
+    """
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        if is_sqlite(engine):
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            connection.execute(text("VACUUM"))
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        else:
+            connection.execute(text("VACUUM FULL"))

@@ -1,0 +1,133 @@
+"""The investigator's client: fetch records in a warrant's scope, combine t partials, open.
+
+Decryption happens here, on the investigator's machine, never on a server:
+the records server hands out ciphertexts, each custodian a partial
+decryption with a proof, and only this client combines t of them. A
+custodian that is down is skipped; one that lies is caught by its proof.
+Records the coarse server-side scope (folded token, whole day) let through
+but the exact scope does not cover are discarded and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx2 as httpx
+
+from underseal.encoding import b64d
+from underseal.epochs import EpochCertificate
+from underseal.errors import DecryptionFailed, Malformed, NotEnoughShares, UndersealError
+from underseal.evidence import Evidence
+from underseal.sealed import SealedRecord, open_record_with_shared_point
+from underseal.threshold import Partial, combine_partials
+from underseal.warrant import SignedWarrant
+
+__all__ = ["InvestigationError", "Outcome", "investigate"]
+
+
+class InvestigationError(Exception):
+    """The investigation could not proceed; the message never holds a plate or key."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an investigation opened, and what it could not or must not."""
+
+    opened: list[Evidence] = field(default_factory=list)
+    out_of_scope: int = 0
+    unopened: int = 0
+    custodians_answered: list[str] = field(default_factory=list)
+    custodians_failed: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(opened={len(self.opened)}, out_of_scope={self.out_of_scope}, "
+            f"unopened={self.unopened})"
+        )
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+def investigate(
+    warrant_id: str, *, records: httpx.Client, custodians: Sequence[tuple[str, httpx.Client]]
+) -> Outcome:
+    """Open every record the warrant covers, with partials from the custodians that answer.
+
+    Raises:
+        InvestigationError: the server refused the search.
+    """
+    found = records.post(f"/v1/warrants/{warrant_id}/search")
+    if found.status_code >= 400:
+        raise InvestigationError(f"search refused ({_error(found)})")
+    body = found.json()
+    request = records.get(f"/v1/warrant-requests/{warrant_id}")
+    if request.status_code >= 400:
+        raise InvestigationError(f"warrant unavailable ({_error(request)})")
+    signed = b64d(request.json()["warrant"], field="warrant")
+    scope = SignedWarrant.from_bytes(signed).warrant.scope
+    sealed = [SealedRecord.from_bytes(b64d(r, field="record")) for r in body["records"]]
+    certificates = {
+        int(epoch): EpochCertificate.from_bytes(b64d(c, field="certificate"))
+        for epoch, c in body["certificates"].items()
+    }
+    outcome = Outcome()
+    if not sealed:
+        return outcome
+    # 1. Ask every custodian; each answers for all records or refuses.
+    partials: dict[bytes, list[Partial]] = {r.header.record_id: [] for r in sealed}
+    for name, client in custodians:
+        try:
+            answer = client.post(
+                "/v1/partials",
+                json={"warrant": request.json()["warrant"], "records": body["records"]},
+            )
+        except httpx.HTTPError as error:
+            outcome.custodians_failed[name] = f"unreachable ({type(error).__name__})"
+            continue
+        if answer.status_code >= 400:
+            outcome.custodians_failed[name] = _error(answer)
+            continue
+        try:
+            for item in answer.json()["partials"]:
+                partials[b64d(item["record_id"], size=16)].append(
+                    Partial.from_json(item["partial"])
+                )
+        except (KeyError, TypeError, ValueError, Malformed):
+            outcome.custodians_failed[name] = "malformed answer"
+            continue
+        outcome.custodians_answered.append(name)
+    # 2. Combine verified partials and open; 3. keep only what the exact scope covers.
+    for record in sealed:
+        certificate = certificates.get(record.header.epoch)
+        if certificate is None:
+            outcome.unopened += 1
+            continue
+        try:
+            shared = combine_partials(
+                partials[record.header.record_id],
+                record.ephemeral,
+                commitments=certificate.commitments,
+            )
+            evidence = Evidence.from_bytes(
+                open_record_with_shared_point(record, shared, certificate.public_key())
+            )
+        except (NotEnoughShares, DecryptionFailed, Malformed):
+            outcome.unopened += 1
+            continue
+        except UndersealError:
+            outcome.unopened += 1
+            continue
+        if scope.covers(
+            plate=evidence.plate, observed_at=evidence.observed_at, camera_id=evidence.camera_id
+        ):
+            outcome.opened.append(evidence)
+        else:
+            outcome.out_of_scope += 1
+    return outcome

@@ -1,0 +1,1 @@
+"""The records server: enrolment, hotlists and bundles, sealed ingest, warrants, the log."""

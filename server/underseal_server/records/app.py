@@ -1,0 +1,67 @@
+"""``create_app(settings)``: the records server as a FastAPI app, built with no globals."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from underseal_server.api_errors import install_error_handlers
+from underseal_server.clock import Clock, system_clock
+from underseal_server.db import create_schema, make_engine
+from underseal_server.log_api import LogHost
+from underseal_server.log_api import router as log_router
+from underseal_server.records import (
+    alerts_api,
+    camera_api,
+    enrolment,
+    epochs_api,
+    hotlist,
+    warrants,
+)
+from underseal_server.records.models import TABLES
+from underseal_server.records.purge import PurgeReport, purge
+from underseal_server.records.settings import RecordsSettings
+from underseal_server.records.state import Admin, Server, ServerState
+from underseal_server.schemas import Strict
+
+__all__ = ["create_app"]
+
+
+class PurgeOut(Strict):
+    epochs: list[int]
+    records: int
+    alerts: int
+
+
+def create_app(
+    settings: RecordsSettings, *, clock: Clock = system_clock, engine: Engine | None = None
+) -> FastAPI:
+    """A records server over ``settings.database_url`` (or ``engine``), on ``clock``."""
+    engine = make_engine(settings.database_url) if engine is None else engine
+    create_schema(engine, TABLES)
+    state = ServerState.build(settings, engine, clock)
+    app = FastAPI(
+        title="underseal records server",
+        version="1",
+        description="Sealed hotlist hits, warrants and the audit log. It cannot open a record.",
+    )
+    app.state.engine = engine
+    app.state.records = state
+    app.state.log_host = LogHost(settings.log_id, engine, clock, state.log_key)
+    install_error_handlers(app)
+    for module in (enrolment, epochs_api, hotlist, camera_api, alerts_api, warrants):
+        app.include_router(module.router)
+    app.include_router(log_router)
+
+    @app.post("/v1/retention/run", tags=["retention"])
+    def run_retention(server: Server, admin: Admin) -> PurgeOut:
+        """Destroy what is past retention now (cron and the scheduler call the same code)."""
+        report: PurgeReport = purge(server, actor=admin.id)
+        return PurgeOut(epochs=list(report.epochs), records=report.records, alerts=report.alerts)
+
+    @app.get("/v1/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness."""
+        return {"status": "ok"}
+
+    return app

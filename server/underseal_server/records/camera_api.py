@@ -1,0 +1,346 @@
+"""What cameras call, each request signed with the device key: config, bundle, ingest.
+
+Ingest is all or nothing: every record in a batch is parsed, checked
+against its camera's signature and a live epoch, and only then stored, in
+one transaction with the request's nonce and the audit entry. A record id
+already stored with the same bytes is a duplicate (the camera retried) and
+is acknowledged; the same id with other bytes is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Final, TypeVar
+
+from fastapi import APIRouter, Query, Request, Response
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
+from pydantic import Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from underseal.bundle import build_bundle, seal_bundle
+from underseal.encoding import b64d, b64e, parse_canonical_json
+from underseal.epochs import epoch_end, epoch_of, epoch_start
+from underseal.errors import Malformed
+from underseal.sealed import SealedRecord
+from underseal.signed_requests import SignedRequest
+from underseal.tokens import TokenKey, TokenScheme
+from underseal_server import auditlog
+from underseal_server.api_errors import ApiError
+from underseal_server.camera_auth import read_body, verify_camera
+from underseal_server.db import session_scope
+from underseal_server.records.hotlist import REF_BYTES, live_entries
+from underseal_server.records.models import (
+    Alert,
+    BundleSerial,
+    Camera,
+    Custodian,
+    Dispatcher,
+    EpochKey,
+    Record,
+    SeenNonce,
+)
+from underseal_server.records.state import Server, ServerState
+from underseal_server.schemas import Identifier, Strict
+
+router = APIRouter(prefix="/v1/camera", tags=["camera"])
+
+MAX_ALERT_BYTES: Final = 4096
+T = TypeVar("T")
+
+
+def _camera_key(server: ServerState) -> Callable[[str], VerifyKey | None]:
+    def key_for(camera_id: str) -> VerifyKey | None:
+        with Session(server.engine) as session:
+            camera = session.get(Camera, camera_id)
+        if camera is None or not camera.active:
+            return None
+        return VerifyKey(camera.verify_key)
+
+    return key_for
+
+
+def _remember_nonce(session: Session, signed: SignedRequest) -> None:
+    session.add(
+        SeenNonce(camera_id=signed.camera_id, nonce=signed.nonce, expires_at=signed.expires)
+    )
+
+
+def _replay_safe(server: ServerState, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one transaction; a reused nonce aborts it with 409."""
+    try:
+        with session_scope(server.engine) as session:
+            return work(session)
+    except IntegrityError:
+        raise ApiError(409, "replay", "this request was already received (nonce reused)") from None
+
+
+async def _signed(request: Request, server: ServerState, limit: int) -> tuple[bytes, SignedRequest]:
+    body = await read_body(request, limit)
+    signed = await run_in_threadpool(
+        verify_camera,
+        request,
+        body,
+        key_for=_camera_key(server),
+        now=server.clock(),
+    )
+    return body, signed
+
+
+# --- configuration and bundles -------------------------------------------------------
+
+
+class EpochOut(Strict):
+    epoch: int
+    certificate: str
+
+
+class KeyOut(Strict):
+    id: str
+    key: str
+
+
+class CustodianKeyOut(Strict):
+    id: str
+    index: int
+    verify_key: str
+
+
+class CameraConfig(Strict):
+    camera_id: str
+    now: int
+    epochs: list[EpochOut]
+    dispatchers: list[KeyOut]
+    custodians: list[CustodianKeyOut]
+    authority_key: str
+
+
+@router.get("/config")
+async def config(request: Request, server: Server) -> CameraConfig:
+    """Epoch certificates (today and the days ahead), dispatchers' and custodians' keys."""
+    _, signed = await _signed(request, server, 0)
+
+    def work(session: Session) -> CameraConfig:
+        _remember_nonce(session, signed)
+        today = epoch_of(server.clock())
+        epochs = session.exec(
+            select(EpochKey)
+            .where(
+                col(EpochKey.epoch) >= today - 1,
+                col(EpochKey.epoch) <= today + 7,
+                col(EpochKey.destroyed_at).is_(None),
+            )
+            .order_by(col(EpochKey.epoch))
+        ).all()
+        return CameraConfig(
+            camera_id=signed.camera_id,
+            now=server.clock(),
+            epochs=[EpochOut(epoch=e.epoch, certificate=b64e(e.certificate)) for e in epochs],
+            dispatchers=[
+                KeyOut(id=d.id, key=b64e(d.box_key)) for d in session.exec(select(Dispatcher)).all()
+            ],
+            custodians=[
+                CustodianKeyOut(id=c.id, index=c.index, verify_key=b64e(c.verify_key))
+                for c in session.exec(select(Custodian).order_by(col(Custodian.index))).all()
+            ],
+            authority_key=b64e(bytes(server.authority.verify_key)),
+        )
+
+    return await run_in_threadpool(_replay_safe, server, work)
+
+
+def token_key_of(row: EpochKey) -> TokenKey:
+    """The live token key of an epoch row (the caller checked it is not destroyed)."""
+    assert row.token_key is not None
+    return TokenKey(
+        row.token_key, TokenScheme.from_json(parse_canonical_json(row.token_scheme.encode()))
+    )
+
+
+@router.get("/bundle", response_class=Response)
+async def bundle(
+    request: Request,
+    server: Server,
+    epoch: Annotated[int | None, Query(ge=0, lt=1 << 32)] = None,
+) -> Response:
+    """This camera's hotlist bundle for ``epoch`` (default today), sealed to it and signed."""
+    _, signed = await _signed(request, server, 0)
+
+    def work(session: Session) -> Response:
+        _remember_nonce(session, signed)
+        now = server.clock()
+        wanted = epoch_of(now) if epoch is None else epoch
+        if not epoch_of(now) <= wanted <= epoch_of(now) + server.settings.bundle_days:
+            raise ApiError(422, "bad_epoch", "bundles are served for today and the next days only")
+        row = session.get(EpochKey, wanted)
+        if row is None or row.token_key is None:
+            raise ApiError(404, "no_epoch_key", "no key ceremony has prepared this epoch yet")
+        camera = session.get(Camera, signed.camera_id)
+        assert camera is not None
+        token_key = token_key_of(row)
+        serial_row = session.exec(
+            select(BundleSerial).where(BundleSerial.camera_id == camera.id).with_for_update()
+        ).first()
+        serial = 1 if serial_row is None else serial_row.serial + 1
+        session.merge(BundleSerial(camera_id=camera.id, serial=serial))
+        entries = live_entries(session, now)
+        built = build_bundle(
+            ((token_key.token(e.plate), e.ref) for e in entries),
+            camera_id=camera.id,
+            serial=serial,
+            epoch=wanted,
+            not_before=max(now, epoch_start(wanted))
+            if wanted == epoch_of(now)
+            else epoch_start(wanted),
+            not_after=epoch_end(wanted),
+            token_key=token_key,
+            ref_len=REF_BYTES,
+        )
+        sealed = seal_bundle(built, authority=server.authority, camera=PublicKey(camera.box_key))
+        auditlog.append(
+            session,
+            kind="bundle.issue",
+            actor=camera.id,
+            now=now,
+            details={"epoch": wanted, "serial": serial, "entries": built.header.count},
+        )
+        return Response(
+            sealed,
+            media_type="application/octet-stream",
+            headers={"x-underseal-serial": str(serial), "x-underseal-epoch": str(wanted)},
+        )
+
+    return await run_in_threadpool(_replay_safe, server, work)
+
+
+# --- ingest ----------------------------------------------------------------------------
+
+
+class AlertIn(Strict):
+    record_id: str = Field(max_length=32)
+    dispatcher_id: Identifier
+    sealed: str = Field(max_length=2 * MAX_ALERT_BYTES)
+
+
+class IngestIn(Strict):
+    records: list[str] = Field(min_length=1, max_length=10_000)
+    alerts: list[AlertIn] = Field(default_factory=list, max_length=10_000)
+
+
+class IngestOut(Strict):
+    stored: int
+    duplicates: int
+    alerts: int
+
+
+@router.post("/records")
+async def ingest(request: Request, server: Server) -> IngestOut:
+    """Store a batch of sealed records (idempotent by record id) and relay their alerts."""
+    body, signed = await _signed(request, server, 64 << 20)
+    try:
+        batch = IngestIn.model_validate_json(body)
+    except ValidationError:
+        raise ApiError(
+            422, "invalid_request", "ingest body must be {records: [...], alerts: [...]}"
+        ) from None
+    if len(batch.records) > server.settings.max_batch:
+        raise ApiError(
+            413, "too_large", f"a batch holds at most {server.settings.max_batch} records"
+        )
+    # 1. Parse and check every record before touching the database.
+    camera_key = _camera_key(server)(signed.camera_id)
+    assert camera_key is not None
+    parsed: dict[bytes, tuple[SealedRecord, bytes]] = {}
+    for number, text in enumerate(batch.records):
+        try:
+            data = b64d(text, field="record")
+            record = SealedRecord.from_bytes(data)
+        except Malformed as error:
+            raise ApiError(422, "malformed_record", f"record {number}: {error.message}") from None
+        if record.header.camera_id != signed.camera_id:
+            raise ApiError(403, "wrong_camera", f"record {number} names another camera")
+        record.verify(camera_key)
+        if record.header.record_id in parsed:
+            raise ApiError(422, "duplicate_in_batch", f"record {number} repeats a record id")
+        parsed[record.header.record_id] = (record, data)
+    alerts: list[tuple[bytes, str, bytes]] = []
+    for number, alert in enumerate(batch.alerts):
+        record_id = b64d(alert.record_id, size=16, field="record_id")
+        sealed = b64d(alert.sealed, field="sealed alert")
+        if record_id not in parsed:
+            raise ApiError(422, "orphan_alert", f"alert {number} is for no record in this batch")
+        if len(sealed) != parsed[record_id][0].header.alert_size or len(sealed) > MAX_ALERT_BYTES:
+            raise ApiError(
+                422, "alert_size", f"alert {number} does not match its record's alert size"
+            )
+        alerts.append((record_id, alert.dispatcher_id, sealed))
+
+    def work(session: Session) -> IngestOut:
+        _remember_nonce(session, signed)
+        now = server.clock()
+        # 2. Every epoch is live (ceremony done, not destroyed) and not in the future.
+        for record, _ in parsed.values():
+            row = session.get(EpochKey, record.header.epoch)
+            if row is None or row.destroyed_at is not None:
+                raise ApiError(409, "dead_epoch", "a record's epoch has no live key on this server")
+            if record.header.epoch > epoch_of(now) + 1:
+                raise ApiError(409, "future_epoch", "a record is dated in a future epoch")
+        # 3. Idempotency by record id.
+        existing = {
+            r.record_id: r.data
+            for r in session.exec(
+                select(Record).where(col(Record.record_id).in_(list(parsed)))
+            ).all()
+        }
+        stored = 0
+        for record_id, (record, data) in parsed.items():
+            if record_id in existing:
+                if existing[record_id] != data:
+                    raise ApiError(
+                        409, "conflict", "a record id was stored before with other bytes"
+                    )
+                continue
+            session.add(
+                Record(
+                    record_id=record_id,
+                    camera_id=record.header.camera_id,
+                    epoch=record.header.epoch,
+                    match_token=record.header.match_token,
+                    received_at=now,
+                    data=data,
+                )
+            )
+            stored += 1
+        relayed = 0
+        for record_id, dispatcher_id, sealed in alerts:
+            if record_id in existing:
+                continue
+            if session.get(Dispatcher, dispatcher_id) is None:
+                raise ApiError(422, "unknown_dispatcher", "an alert names no enrolled dispatcher")
+            session.add(
+                Alert(
+                    dispatcher_id=dispatcher_id,
+                    camera_id=signed.camera_id,
+                    record_id=record_id,
+                    sealed=sealed,
+                    created_at=now,
+                    expires_at=now + server.settings.alert_ttl_seconds,
+                )
+            )
+            relayed += 1
+        if stored:
+            auditlog.append(
+                session,
+                kind="ingest.batch",
+                actor=signed.camera_id,
+                now=now,
+                details={
+                    "records": stored,
+                    "record_ids": sorted(b64e(r) for r in parsed if r not in existing),
+                },
+            )
+        return IngestOut(stored=stored, duplicates=len(parsed) - stored, alerts=relayed)
+
+    return await run_in_threadpool(_replay_safe, server, work)

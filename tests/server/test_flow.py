@@ -1,0 +1,351 @@
+"""End to end in one process: ceremony, hotlist, bundle, ingest, alert, warrant, decrypt, purge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from nacl.public import SealedBox
+from nacl.signing import SigningKey
+from sqlmodel import Session
+from underseal_server.custodian.models import Share
+
+from tests.server.deployment import CAMERA, Deployment, ok
+from underseal.encoding import b64d, b64e
+from underseal.merkle import verify_checkpoint, verify_consistency, verify_inclusion
+from underseal.signed_requests import sign_request
+from underseal.threshold import Partial
+
+PLATE = "7ABC123"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Deployment:
+    deployment = Deployment(tmp_path)
+    deployment.ceremony(days=2)
+    deployment.list_plate(PLATE)
+    return deployment
+
+
+def test_hit_reaches_the_server_sealed_and_opens_with_two_of_three(world: Deployment) -> None:
+    bundle = world.bundle()
+    assert bundle.match(PLATE) is not None
+    assert bundle.match("8XYZ999") is None
+    record = world.seal_hit(PLATE, bundle)
+    assert ok(world.ingest(record), 200) == {"stored": 1, "duplicates": 0, "alerts": 0}
+    ok(world.warrant("w-1", [PLATE]), 200)
+    # Custodian 2 is down: 1 and 3 suffice.
+    down = httpx.Client(base_url="http://127.0.0.1:9", timeout=0.5)
+    outcome = world.investigate("w-1", custodians=[0, 2])
+    assert [e.plate for e in outcome.opened] == [PLATE]
+    world.custodian_investigators[1] = ("custodian-2", down)
+    outcome = world.investigate("w-1")
+    assert [e.plate for e in outcome.opened] == [PLATE]
+    assert "custodian-2" in outcome.custodians_failed
+
+
+def test_one_custodian_alone_cannot_open(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    outcome = world.investigate("w-1", custodians=[1])
+    assert outcome.opened == []
+    assert outcome.unopened == 1
+
+
+def test_a_forged_partial_is_detected_and_the_honest_ones_still_open(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+
+    class Liar(httpx.BaseTransport):
+        def __init__(self, inner: httpx.Client) -> None:
+            self.inner = inner
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            reply = self.inner.post(
+                request.url.path, content=request.content, headers=dict(request.headers)
+            )
+            body = reply.json()
+            for item in body["partials"]:
+                forged = Partial.from_json(item["partial"])
+                item["partial"] = Partial(
+                    forged.index, bytes(reversed(forged.point)), forged.challenge, forged.response
+                ).to_json()
+            return httpx.Response(200, json=body)
+
+    name, honest = world.custodian_investigators[0]
+    liar = httpx.Client(transport=Liar(honest), base_url="http://liar")
+    # The liar plus one honest custodian: not enough valid partials.
+    outcome = (
+        world.investigate_with([(name, liar), world.custodian_investigators[1]])
+        if hasattr(world, "investigate_with")
+        else None
+    )
+    from underseal_server.investigator import investigate
+
+    outcome = investigate(
+        "w-1",
+        records=world.as_["detective"],
+        custodians=[(name, liar), world.custodian_investigators[1]],
+    )
+    assert outcome.opened == []
+    assert outcome.unopened == 1
+    outcome = investigate(
+        "w-1",
+        records=world.as_["detective"],
+        custodians=[(name, liar), *world.custodian_investigators[1:]],
+    )
+    assert [e.plate for e in outcome.opened] == [PLATE]
+
+
+def test_every_custodian_refuses_an_out_of_scope_request(world: Deployment) -> None:
+    bundle = world.bundle()
+    record = world.seal_hit(PLATE, bundle)
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-other", ["5XYZ789"]), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-other"), 200)["warrant"]
+    for name, client in world.custodian_investigators:
+        reply = client.post(
+            "/v1/partials", json={"warrant": warrant, "records": [b64e(record.to_bytes())]}
+        )
+        assert reply.status_code == 403, name
+        assert reply.json()["error"] == {
+            "code": "out_of_scope",
+            "message": reply.json()["error"]["message"],
+            "reason": "plate",
+        }
+    # The server finds nothing for it either.
+    assert world.investigate("w-other").opened == []
+
+
+def test_a_warrant_signed_by_an_unregistered_key_is_refused(world: Deployment) -> None:
+    reply = world.warrant("w-forged", [PLATE], court_key=SigningKey.generate())
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "invalid_signature"
+
+
+def test_max_records_is_enforced_by_each_custodian(world: Deployment) -> None:
+    bundle = world.bundle()
+    records = [world.seal_hit(PLATE, bundle) for _ in range(3)]
+    ok(world.ingest(*records), 200)
+    ok(world.warrant("w-1", [PLATE], max_records=2), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    _, client = world.custodian_investigators[0]
+    reply = client.post(
+        "/v1/partials", json={"warrant": warrant, "records": [b64e(r.to_bytes()) for r in records]}
+    )
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "over_limit"
+    outcome = world.investigate("w-1")
+    assert len(outcome.opened) == 2  # the server hands out at most max_records
+
+
+def _files(url: str) -> bytes:
+    base = Path(url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*"))
+
+
+def test_retention_destroys_the_epoch_and_nothing_opens_it_after(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE], not_after=world.clock() + 60 * 86_400), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    epoch = record.header.epoch
+    scalars = []
+    for app in world.custodian_apps:
+        with Session(app.state.engine) as session:
+            share = session.get(Share, epoch)
+            assert share is not None
+            scalars.append(share.scalar)
+    for url, scalar in zip(world.custodian_urls, scalars, strict=True):
+        assert scalar in _files(url)  # the scan can see a share while it lives
+    world.clock.advance(31 * 86_400 + 3600)
+    for admin in world.custodian_admins:
+        assert epoch in ok(admin.post("/v1/retention/run"), 200)["destroyed"]
+    purged = ok(world.admin.post("/v1/retention/run"), 200)
+    assert purged["records"] == 1
+    assert epoch in purged["epochs"]
+    # Every custodian refuses: the share is gone (410), whatever the warrant says.
+    for _, client in world.custodian_investigators:
+        reply = client.post(
+            "/v1/partials", json={"warrant": warrant, "records": [b64e(record.to_bytes())]}
+        )
+        assert reply.status_code == 410
+        assert reply.json()["error"]["code"] == "epoch_destroyed"
+    # Not a byte of any share is left in the custodians' database files (WAL included).
+    for url, scalar in zip(world.custodian_urls, scalars, strict=True):
+        assert scalar not in _files(url)
+    # The server dropped the ciphertext and the epoch's token key.
+    assert record.ciphertext not in _files(world.records_url)
+    assert world.records.get(f"/v1/epochs/{epoch}").json()["certificate"] is None
+    assert world.investigate("w-1").opened == []
+
+
+def test_ingest_is_idempotent_and_rejects_tampering_and_replay(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    assert ok(world.ingest(record), 200)["stored"] == 1
+    assert ok(world.ingest(record), 200) == {"stored": 0, "duplicates": 1, "alerts": 0}
+    # A replayed request (same nonce) is refused.
+    nonce = b"n" * 16
+    second = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(second, nonce=nonce), 200)
+    reply = world.ingest(second, nonce=nonce)
+    assert reply.status_code == 409
+    assert reply.json()["error"]["code"] == "replay"
+    # A tampered record is refused and stores nothing.
+    data = bytearray(world.seal_hit(PLATE, world.bundle()).to_bytes())
+    data[-5] ^= 1
+    import json
+
+    body = json.dumps({"records": [b64e(bytes(data))]}).encode()
+    reply = world.camera_request("POST", "/v1/camera/records", body)
+    assert reply.status_code in {403, 422}
+    # A request signed for another body is refused.
+    headers = sign_request(
+        world.camera_key,
+        camera_id=CAMERA,
+        method="POST",
+        path="/v1/camera/records",
+        body=b"{}",
+        now=world.clock(),
+    )
+    reply = world.records.post("/v1/camera/records", content=body, headers=headers)
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "invalid_signature"
+
+
+def test_alerts_reach_the_dispatcher_sealed_and_expire(world: Deployment) -> None:
+    bundle = world.bundle()
+    record = world.seal_hit(PLATE, bundle)
+    sealed_alert = SealedBox(world.dispatch_box.public_key).encrypt(b'{"plate":"hit"}')
+    # The header must announce the alert size: re-seal with it.
+    from underseal.evidence import Evidence
+    from underseal.sealed import RecordHeader, seal_record
+
+    header = RecordHeader(
+        record_id=record.header.record_id,
+        camera_id=CAMERA,
+        epoch=record.header.epoch,
+        match_token=record.header.match_token,
+        alert_size=len(sealed_alert),
+    )
+    record = seal_record(
+        header=header,
+        evidence=Evidence(
+            plate=PLATE,
+            confidence_pm=900,
+            observed_at=world.clock(),
+            camera_id=CAMERA,
+            latitude_e6=0,
+            longitude_e6=0,
+            hotlist_ref="",
+            crop_jpeg="",
+        ).to_bytes(),
+        epoch_key=world.certificate(header.epoch).public_key(),
+        device=world.camera_key,
+    )
+    import json
+
+    body = json.dumps(
+        {
+            "records": [b64e(record.to_bytes())],
+            "alerts": [
+                {
+                    "record_id": b64e(record.header.record_id),
+                    "dispatcher_id": "dispatch",
+                    "sealed": b64e(sealed_alert),
+                }
+            ],
+        }
+    ).encode()
+    assert ok(world.camera_request("POST", "/v1/camera/records", body), 200)["alerts"] == 1
+    alerts = world.as_["dispatch"].get("/v1/alerts").json()
+    assert len(alerts) == 1
+    assert SealedBox(world.dispatch_box).decrypt(b64d(alerts[0]["sealed"])) == b'{"plate":"hit"}'
+    world.clock.advance(601)
+    assert world.as_["dispatch"].get("/v1/alerts").json() == []
+
+
+def test_audit_log_records_everything_and_verifies(world: Deployment) -> None:
+    first = ok(world.records.get("/v1/log/checkpoint"), 200)
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    world.investigate("w-1")
+    second = ok(world.records.get("/v1/log/checkpoint"), 200)
+    key = world.records_app.state.log_host.key.verify_key
+    old = verify_checkpoint(b64d(first["checkpoint"]), key)
+    new = verify_checkpoint(b64d(second["checkpoint"]), key)
+    proof = ok(world.records.get(f"/v1/log/proof/consistency?old={old.size}&new={new.size}"), 200)[
+        "proof"
+    ]
+    verify_consistency(old.size, new.size, old.root, new.root, [b64d(p) for p in proof])
+    entries = world.records.get("/v1/log/entries?start=0&limit=1000").json()
+    kinds = [e["kind"] for e in entries]
+    for kind in (
+        "enrol.camera",
+        "epoch.publish",
+        "hotlist.add",
+        "hotlist.approve",
+        "bundle.issue",
+        "ingest.batch",
+        "warrant.request",
+        "warrant.grant",
+        "warrant.search",
+    ):
+        assert kind in kinds, kind
+    from underseal.merkle import entry_leaf
+
+    index = kinds.index("warrant.search")
+    path = ok(world.records.get(f"/v1/log/proof/inclusion?index={index}&size={new.size}"), 200)[
+        "proof"
+    ]
+    verify_inclusion(entry_leaf(entries[index]), index, new.size, [b64d(p) for p in path], new.root)
+    # Custodians logged their partial decryptions in their own logs.
+    for _, client in world.custodian_investigators:
+        logged = client.get("/v1/log/entries?limit=1000").json()
+        assert "partial.issue" in [e["kind"] for e in logged]
+    # No plate in clear anywhere in the log.
+    assert PLATE not in str(entries)
+
+
+def test_hotlist_needs_a_second_person(world: Deployment) -> None:
+    entry = ok(
+        world.as_["officer"].post(
+            "/v1/hotlist",
+            json={
+                "plate": "5XYZ789",
+                "reason": "felony_warrant",
+                "case_number": "C-1",
+                "expires_at": world.clock() + 3600,
+            },
+        )
+    )
+    assert entry["status"] == "pending"
+    assert world.bundle().match("5XYZ789") is None
+    reply = world.as_["officer"].post(f"/v1/hotlist/{entry['id']}/approve")
+    assert reply.status_code == 403
+    ok(world.as_["approver"].post(f"/v1/hotlist/{entry['id']}/approve"), 200)
+    assert world.bundle().match("5XYZ789") is not None
+
+
+def test_hot_file_import_is_all_or_nothing(world: Deployment) -> None:
+    expiry = world.clock() + 3600
+    good = f"plate,reason,case_number,expires_at\n5XYZ789,stolen_vehicle,N-1,{expiry}\n"
+    bad = good + f"CROSSWALK,stolen_vehicle,N-2,{expiry}\n"
+    officer = world.as_["officer"]
+    headers = {"content-type": "text/csv"}
+    reply = officer.post("/v1/hotlist/import?source=ncic", content=bad, headers=headers)
+    assert reply.status_code == 422
+    assert reply.json()["error"]["code"] == "implausible_plate"
+    assert "CROSSWALK" not in reply.text
+    assert len(officer.get("/v1/hotlist").json()) == 1  # only the fixture's entry
+    assert (
+        ok(officer.post("/v1/hotlist/import?source=ncic", content=good, headers=headers))[
+            "imported"
+        ]
+        == 1
+    )
+    assert world.bundle().match("5XYZ789") is not None
