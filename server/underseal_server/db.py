@@ -73,9 +73,13 @@ def erase_free_space(engine: Engine) -> None:
 
     SQLite: ``secure_delete`` zeroes freed pages; checkpointing the WAL with
     TRUNCATE and VACUUM rewrite the file so no old page survives anywhere.
-    PostgreSQL: VACUUM FULL rewrites the tables; what a PostgreSQL server
-    keeps elsewhere (WAL segments, replicas, base backups) follows its own
-    retention, which the deployment guide sets no longer than ours.
+    PostgreSQL: VACUUM FULL rewrites the tables into new files; then two
+    checkpoints around a WAL switch retire the WAL segments that still hold
+    the deleted rows. With ``wal_recycle = off`` (required for custodians,
+    see docs/server.md) retired segments are removed, not renamed for reuse.
+    Replicas and base backups follow their own retention, which the
+    deployment guide sets no longer than ours. Needs the ``pg_checkpoint``
+    role (PostgreSQL 15+) or superuser.
     """
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -85,3 +89,6 @@ def erase_free_space(engine: Engine) -> None:
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         else:
             connection.execute(text("VACUUM FULL"))
+            connection.execute(text("CHECKPOINT"))
+            connection.execute(text("SELECT pg_switch_wal()"))
+            connection.execute(text("CHECKPOINT"))

@@ -198,6 +198,12 @@ class Deployment:
         self.endpoints = endpoints
         self.bundle_serial = 0
 
+    def close(self) -> None:
+        """Return every pooled database connection (PostgreSQL counts them)."""
+        self.records_app.state.engine.dispose()
+        for app in self.custodian_apps:
+            app.state.engine.dispose()
+
     # --- the key ceremony and the hotlist ---------------------------------------------
 
     def ceremony(self, days: int = 2) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -11,6 +12,7 @@ from nacl.signing import SigningKey
 from sqlmodel import Session
 from underseal_server.custodian.models import Share
 
+from tests.server.conftest import UrlFactory
 from tests.server.deployment import CAMERA, Deployment, ok
 from underseal.encoding import b64d, b64e
 from underseal.merkle import verify_checkpoint, verify_consistency, verify_inclusion
@@ -21,11 +23,12 @@ PLATE = "7ABC123"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Deployment:
-    deployment = Deployment(tmp_path)
+def world(tmp_path: Path, database: UrlFactory | None) -> Iterator[Deployment]:
+    deployment = Deployment(tmp_path, database_url=database)
     deployment.ceremony(days=2)
     deployment.list_plate(PLATE)
-    return deployment
+    yield deployment
+    deployment.close()
 
 
 def test_hit_reaches_the_server_sealed_and_opens_with_two_of_three(world: Deployment) -> None:
@@ -143,8 +146,15 @@ def test_max_records_is_enforced_by_each_custodian(world: Deployment) -> None:
 
 
 def _files(url: str) -> bytes:
-    base = Path(url.removeprefix("sqlite:///"))
-    return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*"))
+    """Every byte the database keeps on disk: the SQLite file with its WAL, or the whole
+    PostgreSQL cluster directory (tables, WAL segments, everything)."""
+    if url.startswith("sqlite:///"):
+        base = Path(url.removeprefix("sqlite:///"))
+        paths = list(base.parent.glob(base.name + "*"))
+    else:
+        host = url.split("host=")[1].split("&")[0]
+        paths = [p for p in (Path(host) / "data").rglob("*") if p.is_file()]
+    return b"".join(p.read_bytes() for p in paths)
 
 
 def test_retention_destroys_the_epoch_and_nothing_opens_it_after(world: Deployment) -> None:

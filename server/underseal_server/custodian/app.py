@@ -32,7 +32,6 @@ from underseal_server import auditlog
 from underseal_server.api_errors import ApiError, install_error_handlers
 from underseal_server.clock import Clock, system_clock
 from underseal_server.custodian.models import (
-    TABLES,
     CustodianCamera,
     CustodianCourt,
     DestroyedEpoch,
@@ -40,10 +39,11 @@ from underseal_server.custodian.models import (
     WarrantUse,
 )
 from underseal_server.custodian.settings import CustodianSettings
-from underseal_server.db import create_schema, erase_free_space, make_engine, session_scope
+from underseal_server.db import erase_free_space, make_engine, session_scope
 from underseal_server.identity import Principal, Role, issue_token, require
 from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
+from underseal_server.migrations import migrate
 from underseal_server.retention import expired_epochs_before
 from underseal_server.schemas import Identifier, Key32, Strict, decode_key
 
@@ -404,7 +404,7 @@ def create_app(
 ) -> FastAPI:
     """A custodian over ``settings.database_url`` (or ``engine``), on ``clock``."""
     engine = make_engine(settings.database_url) if engine is None else engine
-    create_schema(engine, TABLES)
+    migrate(engine, "custodian")
     signing = SigningKey(b64d(settings.signing_key.get_secret_value(), size=32, field="key"))
     state = CustodianState(
         settings=settings,

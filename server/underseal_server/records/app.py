@@ -7,9 +7,10 @@ from sqlalchemy import Engine
 
 from underseal_server.api_errors import install_error_handlers
 from underseal_server.clock import Clock, system_clock
-from underseal_server.db import create_schema, make_engine
+from underseal_server.db import make_engine
 from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
+from underseal_server.migrations import migrate
 from underseal_server.records import (
     alerts_api,
     camera_api,
@@ -18,7 +19,6 @@ from underseal_server.records import (
     hotlist,
     warrants,
 )
-from underseal_server.records.models import TABLES
 from underseal_server.records.purge import PurgeReport, purge
 from underseal_server.records.settings import RecordsSettings
 from underseal_server.records.state import Admin, Server, ServerState
@@ -38,7 +38,7 @@ def create_app(
 ) -> FastAPI:
     """A records server over ``settings.database_url`` (or ``engine``), on ``clock``."""
     engine = make_engine(settings.database_url) if engine is None else engine
-    create_schema(engine, TABLES)
+    migrate(engine, "records")
     state = ServerState.build(settings, engine, clock)
     app = FastAPI(
         title="underseal records server",
