@@ -1,0 +1,198 @@
+"""The records server as a separate process, and the deployment it serves (for bench_server).
+
+The deployment (camera, ceremony, hotlist) is prepared in the bench process
+with the tests' :class:`Deployment`, on SQLite files; the records server is
+then started as ``python -m bench._server_world serve SETTINGS PORT``, a real
+uvicorn process over the same database file with the same keys (read from
+``SETTINGS``, a JSON file in the scratch directory) and the system clock.
+The bench process keeps the camera's signing key and plays the camera.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import httpx2 as httpx
+from nacl.signing import SigningKey
+
+from tests.server.deployment import CAMERA, Deployment
+from underseal.bundle import HotlistBundle
+from underseal.encoding import b64e
+from underseal.epochs import EpochCertificate, epoch_of
+from underseal.evidence import Evidence
+from underseal.sealed import RecordHeader, SealedRecord, seal_record
+from underseal.signed_requests import sign_request
+
+__all__ = ["PLATE", "Prepared", "ServerProcess", "ingest_request", "prepare", "seal_hits"]
+
+PLATE = "7ABC123"
+INGEST_PATH = "/v1/camera/records"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A deployment ready for ingest: what the camera holds, and the server's settings file."""
+
+    world: Deployment
+    bundle: HotlistBundle
+    certificate: EpochCertificate
+    settings: Path
+
+
+def prepare(root: Path) -> Prepared:
+    """Enrol the camera, run the ceremony and list :data:`PLATE`, at the real time of day.
+
+    The records server in the other process runs on the system clock, so the
+    deployment's clock is set to it before the ceremony.
+    """
+    world = Deployment(root)
+    world.clock.now = int(time.time())
+    world.ceremony(days=2)
+    world.list_plate(PLATE)
+    bundle = world.bundle()
+    certificate = world.certificate(epoch_of(world.clock()))
+    settings = world.records_app.state.records.settings
+    path = root / "records-settings.json"
+    path.write_text(
+        json.dumps(
+            {
+                "database_url": settings.database_url,
+                "authority_key": settings.authority_key.get_secret_value(),
+                "log_key": settings.log_key.get_secret_value(),
+                "retention_days": settings.retention,
+            }
+        )
+    )
+    path.chmod(0o600)
+    # The server process owns the database from here on.
+    world.records_app.state.engine.dispose()
+    return Prepared(world, bundle, certificate, path)
+
+
+def seal_hits(prepared: Prepared, count: int, *, crop_bytes: int) -> list[SealedRecord]:
+    """``count`` hits on :data:`PLATE`, sealed and signed as the camera does, now."""
+    match = prepared.bundle.match(PLATE)
+    assert match is not None
+    key = prepared.certificate.public_key()
+    crop = b64e(os.urandom(crop_bytes)) if crop_bytes else ""
+    records = []
+    for _ in range(count):
+        now = int(time.time())
+        evidence = Evidence(
+            plate=PLATE,
+            confidence_pm=970,
+            observed_at=now,
+            camera_id=CAMERA,
+            latitude_e6=39_780_000,
+            longitude_e6=-89_650_000,
+            hotlist_ref=b64e(match.ref),
+            crop_jpeg=crop,
+        )
+        header = RecordHeader(
+            record_id=os.urandom(16), camera_id=CAMERA, epoch=key.epoch, match_token=match.token
+        )
+        records.append(
+            seal_record(
+                header=header,
+                evidence=evidence.to_bytes(),
+                epoch_key=key,
+                device=prepared.world.camera_key,
+            )
+        )
+    return records
+
+
+def ingest_request(camera: SigningKey, records: list[SealedRecord]) -> tuple[bytes, dict[str, str]]:
+    """The body and signed headers of one ingest request for ``records``, signed now."""
+    body = json.dumps({"records": [b64e(r.to_bytes()) for r in records]}).encode()
+    headers = sign_request(
+        camera, camera_id=CAMERA, method="POST", path=INGEST_PATH, body=body, now=int(time.time())
+    )
+    headers["content-type"] = "application/json"
+    return body, headers
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``with ServerProcess(settings, log=...) as base_url:``: the records server, for the block."""
+
+    def __init__(self, settings: Path, *, log: Path, start_timeout: float = 60.0) -> None:
+        self.settings = settings
+        self.log = log
+        self.port = free_port()
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> str:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench._server_world", "serve",
+                 str(self.settings), str(self.port)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + self.start_timeout
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"records server exited:\n{self.log.read_text()[-4000:]}")
+                try:
+                    if client.get("/v1/health").status_code == 200:
+                        return self.base_url
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError(f"records server did not start:\n{self.log.read_text()}")
+                time.sleep(0.1)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def serve(settings_path: Path, port: int) -> None:
+    """Run the records server over the settings in ``settings_path`` on 127.0.0.1:``port``."""
+    import uvicorn
+    from underseal_server.records.app import create_app
+    from underseal_server.records.settings import RecordsSettings
+
+    settings = RecordsSettings(**json.loads(settings_path.read_text()))
+    app = create_app(settings)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] != "serve":
+        sys.exit("usage: python -m bench._server_world serve SETTINGS_JSON PORT")
+    serve(Path(sys.argv[2]), int(sys.argv[3]))
