@@ -8,7 +8,7 @@ from typing import Final
 from fastapi import Request
 from nacl.signing import VerifyKey
 
-from underseal.signed_requests import SignedRequest, verify_request
+from underseal.signed_requests import CAMERA_HEADER, SignedRequest, verify_request
 from underseal_server.api_errors import ApiError
 
 __all__ = ["MAX_BODY", "read_body", "verify_camera"]
@@ -34,7 +34,13 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 def verify_camera(
     request: Request, body: bytes, *, key_for: Callable[[str], VerifyKey | None], now: int
 ) -> SignedRequest:
-    """Check the camera's signature over this exact request (nonce reuse is the caller's check)."""
+    """Check the camera's signature over this exact request (nonce reuse is the caller's check).
+
+    Raises:
+        ApiError: 401 ``unauthorized`` when the request carries no camera signature.
+    """
+    if CAMERA_HEADER not in request.headers:
+        raise ApiError(401, "unauthorized", "camera requests must be signed with the device key")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return verify_request(
         request.headers, method=request.method, path=target, body=body, key_for=key_for, now=now
