@@ -8,9 +8,11 @@ vacuums (see ``erase_free_space``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Table, event, text
 from sqlalchemy.pool import StaticPool
@@ -56,10 +58,29 @@ def create_schema(engine: Engine, tables: Sequence[Table]) -> None:
     SQLModel.metadata.create_all(engine, tables=list(tables))
 
 
+_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock:
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed if the block ends normally, rolled back otherwise."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One transaction: committed if the block ends normally, rolled back otherwise.
+
+    On SQLite, transactions of one process take turns on a lock: SQLite
+    admits one writer at a time anyway, and its busy handler retries with
+    growing sleeps (up to 100 ms), which under concurrency turns into a long
+    and unfair latency tail. PostgreSQL runs them concurrently.
+    """
+    lock = _writer_lock(engine) if is_sqlite(engine) else nullcontext()
+    with lock, Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -53,13 +53,17 @@ T = TypeVar("T")
 
 def _camera_key(server: ServerState) -> Callable[[str], VerifyKey | None]:
     def key_for(camera_id: str) -> VerifyKey | None:
-        with Session(server.engine) as session:
-            camera = session.get(Camera, camera_id)
-        if camera is None or not camera.active:
-            return None
-        return VerifyKey(camera.verify_key)
+        return server.camera_keys.get(camera_id, lambda: _load_camera_key(server, camera_id))
 
     return key_for
+
+
+def _load_camera_key(server: ServerState, camera_id: str) -> VerifyKey | None:
+    with Session(server.engine) as session:
+        camera = session.get(Camera, camera_id)
+    if camera is None or not camera.active:
+        return None
+    return VerifyKey(camera.verify_key)
 
 
 def _remember_nonce(session: Session, signed: SignedRequest) -> None:
@@ -239,6 +243,11 @@ class IngestOut(Strict):
 async def ingest(request: Request, server: Server) -> IngestOut:
     """Store a batch of sealed records (idempotent by record id) and relay their alerts."""
     body, signed = await _signed(request, server, 64 << 20)
+    # Parsing and checking a batch is CPU work: off the event loop, like the database.
+    return await run_in_threadpool(_ingest, server, body, signed)
+
+
+def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOut:
     try:
         batch = IngestIn.model_validate_json(body)
     except ValidationError:
@@ -343,4 +352,4 @@ async def ingest(request: Request, server: Server) -> IngestOut:
             )
         return IngestOut(stored=stored, duplicates=len(parsed) - stored, alerts=relayed)
 
-    return await run_in_threadpool(_replay_safe, server, work)
+    return _replay_safe(server, work)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import Engine
 
 from underseal.encoding import b64d
@@ -27,6 +30,32 @@ __all__ = [
 ]
 
 
+class KeyCache:
+    """Camera keys for a few seconds: one database read per camera, not per request.
+
+    A camera that is disabled or re-keyed is refused within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, VerifyKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, camera_id: str, load: Callable[[], VerifyKey | None]) -> VerifyKey | None:
+        """The cached key, or ``load()``'s result (cached too, misses included)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(camera_id)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        key = load()
+        with self._lock:
+            if len(self._entries) > 100_000:  # unknown ids cannot grow it without bound
+                self._entries.clear()
+            self._entries[camera_id] = (now, key)
+        return key
+
+
 @dataclass(frozen=True, slots=True)
 class ServerState:
     """The records server's runtime state (no import-time singletons)."""
@@ -36,6 +65,7 @@ class ServerState:
     clock: Clock
     authority: SigningKey
     log_key: SigningKey
+    camera_keys: KeyCache = field(default_factory=KeyCache)
 
     def __repr__(self) -> str:
         return f"ServerState(log_id={self.settings.log_id!r})"
