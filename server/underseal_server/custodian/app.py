@@ -30,7 +30,7 @@ from underseal.tokens import TokenKey, TokenScheme
 from underseal.warrant import verify_warrant
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError, install_error_handlers
-from underseal_server.clock import Clock, system_clock
+from underseal_server.clock import Clock, OffsetFileClock, system_clock
 from underseal_server.custodian.models import (
     CustodianCamera,
     CustodianCourt,
@@ -400,9 +400,12 @@ def epochs(state: State) -> EpochsOut:
 
 
 def create_app(
-    settings: CustodianSettings, *, clock: Clock = system_clock, engine: Engine | None = None
+    settings: CustodianSettings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
     """A custodian over ``settings.database_url`` (or ``engine``), on ``clock``."""
+    if clock is None:
+        offset = settings.unsafe_clock_offset_file
+        clock = system_clock if offset is None else OffsetFileClock(offset)
     engine = make_engine(settings.database_url) if engine is None else engine
     migrate(engine, "custodian")
     signing = SigningKey(b64d(settings.signing_key.get_secret_value(), size=32, field="key"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +27,9 @@ class CustodianSettings(BaseSettings):
     signing_key: SecretStr = Field(description="base64url Ed25519 seed: endorsements, log")
     box_key: SecretStr = Field(description="base64url X25519 private key: opens dealt shares")
     dealer_key: str = Field(description="base64url Ed25519 public key of the key ceremony")
+    unsafe_clock_offset_file: Path | None = Field(
+        default=None, description="tests and demos only: seconds added to the clock, from a file"
+    )
     retention_preset: str = "default"
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     min_threshold: int = Field(default=2, ge=2, le=64)

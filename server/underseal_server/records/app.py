@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from underseal_server.api_errors import install_error_handlers
-from underseal_server.clock import Clock, system_clock
+from underseal_server.clock import Clock, OffsetFileClock, system_clock
 from underseal_server.db import make_engine
 from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
@@ -34,9 +34,12 @@ class PurgeOut(Strict):
 
 
 def create_app(
-    settings: RecordsSettings, *, clock: Clock = system_clock, engine: Engine | None = None
+    settings: RecordsSettings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
     """A records server over ``settings.database_url`` (or ``engine``), on ``clock``."""
+    if clock is None:
+        offset = settings.unsafe_clock_offset_file
+        clock = system_clock if offset is None else OffsetFileClock(offset)
     engine = make_engine(settings.database_url) if engine is None else engine
     migrate(engine, "records")
     state = ServerState.build(settings, engine, clock)

@@ -195,9 +195,9 @@ async def bundle(
             camera_id=camera.id,
             serial=serial,
             epoch=wanted,
-            not_before=max(now, epoch_start(wanted))
-            if wanted == epoch_of(now)
-            else epoch_start(wanted),
+            # The whole day: a camera whose clock trails the server's by a second
+            # must not find its fresh bundle "not yet valid". Serials stop rollback.
+            not_before=epoch_start(wanted),
             not_after=epoch_end(wanted),
             token_key=token_key,
             ref_len=REF_BYTES,

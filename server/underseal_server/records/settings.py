@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,9 @@ class RecordsSettings(BaseSettings):
     log_id: str = "underseal-records"
     authority_key: SecretStr = Field(description="base64url Ed25519 seed: signs hotlist bundles")
     log_key: SecretStr = Field(description="base64url Ed25519 seed: signs log checkpoints")
+    unsafe_clock_offset_file: Path | None = Field(
+        default=None, description="tests and demos only: seconds added to the clock, from a file"
+    )
     retention_preset: str = "default"
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     alert_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
