@@ -14,16 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx2 as httpx
+from nacl.public import PrivateKey
 
-from underseal.encoding import b64d
+from underseal.encoding import b64d, b64e
 from underseal.epochs import EpochCertificate
-from underseal.errors import DecryptionFailed, Malformed, NotEnoughShares, UndersealError
+from underseal.errors import Malformed, UndersealError
 from underseal.evidence import Evidence
+from underseal.hold import open_escrow
 from underseal.sealed import SealedRecord, open_record_with_shared_point
 from underseal.threshold import Partial, combine_partials
-from underseal.warrant import SignedWarrant
+from underseal.warrant import SignedWarrant, WarrantScope
 
-__all__ = ["InvestigationError", "Outcome", "investigate"]
+__all__ = ["InvestigationError", "Outcome", "investigate", "open_held"]
 
 
 class InvestigationError(Exception):
@@ -71,7 +73,8 @@ def investigate(
     if request.status_code >= 400:
         raise InvestigationError(f"warrant unavailable ({_error(request)})")
     signed = b64d(request.json()["warrant"], field="warrant")
-    scope = SignedWarrant.from_bytes(signed).warrant.scope
+    warrant = SignedWarrant.from_bytes(signed).warrant
+    scope = warrant.scope
     sealed = [SealedRecord.from_bytes(b64d(r, field="record")) for r in body["records"]]
     certificates = {
         int(epoch): EpochCertificate.from_bytes(b64d(c, field="certificate"))
@@ -82,6 +85,7 @@ def investigate(
         return outcome
     # 1. Ask every custodian; each answers for all records or refuses.
     partials: dict[bytes, list[Partial]] = {r.header.record_id: [] for r in sealed}
+    escrows: list[dict[str, object]] = []
     for name, client in custodians:
         try:
             answer = client.post(
@@ -96,14 +100,37 @@ def investigate(
             continue
         try:
             for item in answer.json()["partials"]:
-                partials[b64d(item["record_id"], size=16)].append(
-                    Partial.from_json(item["partial"])
-                )
+                partial = Partial.from_json(item["partial"])
+                partials[b64d(item["record_id"], size=16)].append(partial)
+                if warrant.legal_hold and item.get("escrow"):
+                    escrows.append(
+                        {
+                            "record_id": item["record_id"],
+                            "custodian_index": partial.index,
+                            "sealed": item["escrow"],
+                        }
+                    )
         except (KeyError, TypeError, ValueError, Malformed):
             outcome.custodians_failed[name] = "malformed answer"
             continue
         outcome.custodians_answered.append(name)
-    # 2. Combine verified partials and open; 3. keep only what the exact scope covers.
+    # 2. Under legal hold, the server keeps every custodian's escrowed partial.
+    if escrows:
+        kept = records.post(f"/v1/warrants/{warrant_id}/escrows", json={"escrows": escrows})
+        if kept.status_code >= 400:
+            raise InvestigationError(f"escrows refused ({_error(kept)})")
+    # 3. Combine verified partials and open; 4. keep only what the exact scope covers.
+    _open_all(sealed, partials, certificates, scope, outcome)
+    return outcome
+
+
+def _open_all(
+    sealed: Sequence[SealedRecord],
+    partials: dict[bytes, list[Partial]],
+    certificates: dict[int, EpochCertificate],
+    scope: WarrantScope,
+    outcome: Outcome,
+) -> None:
     for record in sealed:
         certificate = certificates.get(record.header.epoch)
         if certificate is None:
@@ -118,10 +145,7 @@ def investigate(
             evidence = Evidence.from_bytes(
                 open_record_with_shared_point(record, shared, certificate.public_key())
             )
-        except (NotEnoughShares, DecryptionFailed, Malformed):
-            outcome.unopened += 1
-            continue
-        except UndersealError:
+        except UndersealError:  # too few valid partials, or a record that does not open
             outcome.unopened += 1
             continue
         if scope.covers(
@@ -130,4 +154,44 @@ def investigate(
             outcome.opened.append(evidence)
         else:
             outcome.out_of_scope += 1
+
+
+def open_held(warrant_id: str, *, records: httpx.Client, case_key: PrivateKey) -> Outcome:
+    """Open records held for a warrant from their escrows, after their epoch key is gone.
+
+    Raises:
+        InvestigationError: the server refused.
+    """
+    reply = records.get(f"/v1/warrants/{warrant_id}/held")
+    if reply.status_code >= 400:
+        raise InvestigationError(f"held records unavailable ({_error(reply)})")
+    request = records.get(f"/v1/warrant-requests/{warrant_id}")
+    if request.status_code >= 400:
+        raise InvestigationError(f"warrant unavailable ({_error(request)})")
+    scope = SignedWarrant.from_bytes(b64d(request.json()["warrant"], field="warrant")).warrant.scope
+    body = reply.json()
+    sealed = [SealedRecord.from_bytes(b64d(r, field="record")) for r in body["records"]]
+    certificates = {
+        int(epoch): EpochCertificate.from_bytes(b64d(c, field="certificate"))
+        for epoch, c in body["certificates"].items()
+    }
+    partials: dict[bytes, list[Partial]] = {}
+    for record in sealed:
+        found = body["escrows"].get(b64e(record.header.record_id), {})
+        opened = []
+        for escrow in found.values():
+            try:
+                opened.append(
+                    open_escrow(
+                        b64d(escrow, field="escrow"),
+                        case_key,
+                        record_id=record.header.record_id,
+                        warrant_id=warrant_id,
+                    )
+                )
+            except UndersealError:
+                continue  # a bad escrow is skipped; the others may suffice
+        partials[record.header.record_id] = opened
+    outcome = Outcome()
+    _open_all(sealed, partials, certificates, scope, outcome)
     return outcome

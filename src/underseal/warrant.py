@@ -60,6 +60,7 @@ CLOCK_SKEW: Final = 300
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 UnixTime = Annotated[int, Field(ge=0, lt=1 << 40)]
+Key32Text = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
 
 
 class ScopeFailure(StrEnum):
@@ -132,11 +133,16 @@ class Warrant(_Strict):
     scope: WarrantScope
     max_records: int = Field(ge=1, le=MAX_RECORDS_LIMIT)
     legal_hold: bool = False
+    # The X25519 key records under legal hold are re-sealed to. The court signs
+    # it with the rest, so no server can slip in a key of its own.
+    case_key: Key32Text | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Warrant:
         if self.not_after <= self.issued_at:
             raise ValueError("warrant must expire after it is issued")
+        if self.legal_hold != (self.case_key is not None):
+            raise ValueError("a legal hold needs a case key, and only a legal hold has one")
         return self
 
     def __repr__(self) -> str:

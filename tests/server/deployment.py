@@ -310,6 +310,7 @@ class Deployment:
         max_records: int = 10,
         court_key: SigningKey | None = None,
         not_after: int | None = None,
+        case_key: PrivateKey | None = None,
     ) -> httpx.Response:
         """File a request as the detective and have the court grant it; returns the grant reply."""
         now = self.clock()
@@ -326,6 +327,7 @@ class Deployment:
                     "time_from": time_from,
                     "time_to": time_to,
                     "max_records": max_records,
+                    "legal_hold": case_key is not None,
                 },
             )
         )
@@ -342,6 +344,8 @@ class Deployment:
                 purpose="stolen vehicle recovery",
             ),
             max_records=max_records,
+            legal_hold=case_key is not None,
+            case_key=None if case_key is None else b64e(bytes(case_key.public_key)),
         )
         signed = sign_warrant(warrant, court_key or self.court_key)
         return self.as_["superior-court"].post(

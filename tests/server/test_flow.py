@@ -7,10 +7,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from nacl.public import SealedBox
+from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 from sqlmodel import Session
 from underseal_server.custodian.models import Share
+from underseal_server.investigator import open_held
 
 from tests.server.conftest import UrlFactory
 from tests.server.deployment import CAMERA, Deployment, ok
@@ -18,6 +19,7 @@ from underseal.encoding import b64d, b64e
 from underseal.merkle import verify_checkpoint, verify_consistency, verify_inclusion
 from underseal.signed_requests import sign_request
 from underseal.threshold import Partial
+from underseal.warrant import Warrant, WarrantScope
 
 PLATE = "7ABC123"
 
@@ -359,3 +361,50 @@ def test_hot_file_import_is_all_or_nothing(world: Deployment) -> None:
         == 1
     )
     assert world.bundle().match("5XYZ789") is not None
+
+
+def test_legal_hold_keeps_only_held_records_readable_after_the_epoch_is_destroyed(
+    world: Deployment,
+) -> None:
+    held_plate, other_plate = PLATE, "5XYZ789"
+    world.list_plate(other_plate)
+    bundle = world.bundle()
+    held = world.seal_hit(held_plate, bundle)
+    other = world.seal_hit(other_plate, bundle)
+    ok(world.ingest(held, other), 200)
+    case_key = PrivateKey.generate()
+    ok(
+        world.warrant(
+            "w-hold", [held_plate], case_key=case_key, not_after=world.clock() + 90 * 86_400
+        ),
+        200,
+    )
+    # The investigation escrows every custodian's partial, sealed to the case key.
+    assert [e.plate for e in world.investigate("w-hold").opened] == [held_plate]
+    # Retention: every share of the epoch is destroyed, the un-held record deleted.
+    world.clock.advance(31 * 86_400 + 3600)
+    for admin in world.custodian_admins:
+        assert held.header.epoch in ok(admin.post("/v1/retention/run"), 200)["destroyed"]
+    assert ok(world.admin.post("/v1/retention/run"), 200)["records"] == 1
+    assert other.ciphertext not in _files(world.records_url)
+    # The held record still opens, with the case key, from its escrows alone.
+    outcome = open_held("w-hold", records=world.as_["detective"], case_key=case_key)
+    assert [e.plate for e in outcome.opened] == [held_plate]
+    # Without the case key it does not.
+    wrong = open_held("w-hold", records=world.as_["detective"], case_key=PrivateKey.generate())
+    assert wrong.opened == []
+    assert wrong.unopened == 1
+
+
+def test_a_legal_hold_needs_a_court_signed_case_key(world: Deployment) -> None:
+    with pytest.raises(ValueError, match="case key"):
+        Warrant(
+            id="w-x",
+            court_id="superior-court",
+            case="C",
+            issued_at=1,
+            not_after=2,
+            scope=WarrantScope(plates=(PLATE,), time_from=0, time_to=1, purpose="p"),
+            max_records=1,
+            legal_hold=True,
+        )

@@ -44,6 +44,8 @@ RECORDS: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/warrant-requests"): {INVESTIGATOR},
     ("GET", "/v1/warrant-requests/{request_id}"): {INVESTIGATOR},
     ("POST", "/v1/warrants/{warrant_id}/search"): {INVESTIGATOR},
+    ("POST", "/v1/warrants/{warrant_id}/escrows"): {INVESTIGATOR},
+    ("GET", "/v1/warrants/{warrant_id}/held"): {INVESTIGATOR},
     ("GET", "/v1/warrant-requests"): {COURT},
     ("POST", "/v1/warrant-requests/{request_id}/grant"): {COURT},
     ("POST", "/v1/warrant-requests/{request_id}/deny"): {COURT},

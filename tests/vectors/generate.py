@@ -145,6 +145,7 @@ def warrant_vectors() -> dict[str, Any]:
         ),
         max_records=25,
         legal_hold=True,
+        case_key=b64e(bytes(keys.box("case").public_key)),
     )
     signed = warrant.sign_warrant(content, court).to_bytes()
     other = warrant.sign_warrant(content, keys.signing("another court")).to_bytes()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 from pydantic import Field
 from sqlalchemy import Engine, delete
@@ -23,6 +23,7 @@ from underseal.custody import partial_for_warrant
 from underseal.encoding import b64d, b64e, canonical_json, parse_canonical_json
 from underseal.epochs import endorse
 from underseal.errors import UndersealError
+from underseal.hold import seal_escrow
 from underseal.sealed import SealedRecord
 from underseal.threshold import KeyShare, open_share
 from underseal.token_delivery import open_token_key
@@ -229,6 +230,9 @@ class PartialsIn(Strict):
 class PartialOut(Strict):
     record_id: str
     partial: dict[str, int | str]
+    escrow: str | None = Field(
+        default=None, description="under legal hold: this partial sealed to the case key"
+    )
 
 
 class PartialsOut(Strict):
@@ -291,8 +295,20 @@ def _answer(
         if record.header.record_id in record_ids:
             raise ApiError(422, "duplicate_in_batch", f"record {number} repeats a record id")
         record_ids.append(record.header.record_id)
+        escrow = None
+        if warrant.legal_hold and warrant.case_key is not None:
+            escrow = b64e(
+                seal_escrow(
+                    partial,
+                    record_id=record.header.record_id,
+                    warrant_id=warrant.id,
+                    case_key=PublicKey(b64d(warrant.case_key, size=32, field="case key")),
+                )
+            )
         answers.append(
-            PartialOut(record_id=b64e(record.header.record_id), partial=partial.to_json())
+            PartialOut(
+                record_id=b64e(record.header.record_id), partial=partial.to_json(), escrow=escrow
+            )
         )
     # 5. The warrant's record limit, counted over every request made under it.
     known = set(
@@ -315,6 +331,7 @@ def _answer(
             "purpose": warrant.scope.purpose,
             "agency": caller.agency,
             "records": [b64e(r) for r in record_ids],
+            "legal_hold": warrant.legal_hold,
         },
     )
     return PartialsOut(custodian_id=state.settings.custodian_id, partials=answers)

@@ -21,6 +21,7 @@ __all__ = [
     "Court",
     "Custodian",
     "EpochKey",
+    "HeldEscrow",
     "HotlistEntry",
     "Record",
     "SeenNonce",
@@ -139,6 +140,19 @@ class Record(SQLModel, table=True):
     held_for: str | None = Field(default=None, max_length=64)
 
 
+class HeldEscrow(SQLModel, table=True):
+    """A custodian's partial for a record under legal hold, sealed to the case key."""
+
+    __tablename__ = "held_escrow"
+    __table_args__ = (UniqueConstraint("record_id", "custodian_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    custodian_index: int
+    sealed: bytes = Field(sa_column=_blob())
+    received_at: int
+
+
 class Alert(SQLModel, table=True):
     """An alert sealed to a dispatcher, kept only until its short TTL passes."""
 
@@ -198,6 +212,7 @@ TABLES: list[Table] = [
         HotlistEntry,
         BundleSerial,
         Record,
+        HeldEscrow,
         Alert,
         SeenNonce,
         WarrantRequest,

@@ -29,7 +29,7 @@ from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
 from underseal_server.identity import Principal
 from underseal_server.records.camera_api import token_key_of
-from underseal_server.records.models import Court, EpochKey, Record, WarrantRequest
+from underseal_server.records.models import Court, EpochKey, HeldEscrow, Record, WarrantRequest
 from underseal_server.records.state import CourtCaller, Investigator, Server, ServerState
 from underseal_server.schemas import Identifier, Strict
 
@@ -288,6 +288,12 @@ def search(warrant_id: Identifier, server: Server, investigator: Investigator) -
         except Malformed as error:
             raise ApiError(500, "corrupt", error.message) from None
         records, truncated = in_scope(session, warrant, warrant.max_records)
+        if warrant.legal_hold:
+            # Held records survive retention; their keys survive only as escrows.
+            for record in records:
+                if record.held_for is None:
+                    record.held_for = warrant.id
+                    session.add(record)
         epochs = {r.epoch for r in records}
         certificates = {
             str(e.epoch): b64e(e.certificate)
@@ -306,6 +312,7 @@ def search(warrant_id: Identifier, server: Server, investigator: Investigator) -
                 "case": warrant.case,
                 "purpose": warrant.scope.purpose,
                 "records": [b64e(r.record_id) for r in records],
+                "legal_hold": warrant.legal_hold,
                 **_sealed_terms(server, {"plates": list(warrant.scope.plates)}),
             },
         )
@@ -314,4 +321,104 @@ def search(warrant_id: Identifier, server: Server, investigator: Investigator) -
         records=[b64e(r.data) for r in records],
         certificates=certificates,
         truncated=truncated,
+    )
+
+
+# --- legal hold --------------------------------------------------------------------------
+
+
+class EscrowIn(Strict):
+    record_id: str = Field(max_length=32)
+    custodian_index: int = Field(ge=1, le=64)
+    sealed: str = Field(max_length=4096)
+
+
+class EscrowsIn(Strict):
+    escrows: list[EscrowIn] = Field(min_length=1, max_length=64 * 10_000)
+
+
+class EscrowsOut(Strict):
+    stored: int
+
+
+class HeldOut(Strict):
+    warrant_id: str
+    records: list[str]
+    escrows: dict[str, dict[str, str]]
+    certificates: dict[str, str]
+
+
+def _granted_hold(session: Session, warrant_id: str, investigator_id: str) -> WarrantRequest:
+    row = _get(session, warrant_id)
+    if row.investigator != investigator_id:
+        raise ApiError(404, "not_found", "no warrant request with this id")
+    if row.status != "granted" or row.warrant is None:
+        raise ApiError(409, "not_granted", "this request has no granted warrant")
+    return row
+
+
+@router.post("/warrants/{warrant_id}/escrows")
+def store_escrows(
+    warrant_id: Identifier, body: EscrowsIn, server: Server, investigator: Investigator
+) -> EscrowsOut:
+    """Keep custodians' partials for held records, sealed to the case key (all or none)."""
+    now = server.clock()
+    with session_scope(server.engine) as session:
+        _granted_hold(session, warrant_id, investigator.id)
+        stored = 0
+        for number, escrow in enumerate(body.escrows):
+            record_id = b64d(escrow.record_id, size=16, field="record_id")
+            record = session.get(Record, record_id)
+            if record is None or record.held_for != warrant_id:
+                raise ApiError(
+                    422, "not_held", f"escrow {number} is for no record this warrant holds"
+                )
+            exists = session.exec(
+                select(HeldEscrow).where(
+                    HeldEscrow.record_id == record_id,
+                    HeldEscrow.custodian_index == escrow.custodian_index,
+                )
+            ).first()
+            if exists is None:
+                session.add(
+                    HeldEscrow(
+                        record_id=record_id,
+                        custodian_index=escrow.custodian_index,
+                        sealed=b64d(escrow.sealed, field="escrow"),
+                        received_at=now,
+                    )
+                )
+                stored += 1
+        auditlog.append(
+            session,
+            kind="hold.escrow",
+            actor=investigator.id,
+            now=now,
+            details={"warrant": warrant_id, "escrows": stored},
+        )
+    return EscrowsOut(stored=stored)
+
+
+@router.get("/warrants/{warrant_id}/held")
+def held(warrant_id: Identifier, server: Server, investigator: Investigator) -> HeldOut:
+    """Records held for this warrant, their escrows, and their epochs' public certificates."""
+    with session_scope(server.engine) as session:
+        _granted_hold(session, warrant_id, investigator.id)
+        records = session.exec(select(Record).where(Record.held_for == warrant_id)).all()
+        ids = [r.record_id for r in records]
+        escrows: dict[str, dict[str, str]] = {b64e(i): {} for i in ids}
+        for escrow in session.exec(
+            select(HeldEscrow).where(col(HeldEscrow.record_id).in_(ids))
+        ).all():
+            escrows[b64e(escrow.record_id)][str(escrow.custodian_index)] = b64e(escrow.sealed)
+        epochs = {r.epoch for r in records}
+        certificates = {
+            str(e.epoch): b64e(e.certificate)
+            for e in session.exec(select(EpochKey).where(col(EpochKey.epoch).in_(epochs))).all()
+        }
+    return HeldOut(
+        warrant_id=warrant_id,
+        records=[b64e(r.data) for r in records],
+        escrows=escrows,
+        certificates=certificates,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:51:06.869093
+Create Date: 2026-11-23 17:07:03.774261
 """
 
 from __future__ import annotations
@@ -106,6 +106,19 @@ def upgrade() -> None:
         sa.Column("destroyed_at", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("epoch"),
     )
+    op.create_table(
+        "held_escrow",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.LargeBinary(), nullable=False),
+        sa.Column("custodian_index", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("record_id", "custodian_index"),
+    )
+    with op.batch_alter_table("held_escrow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_held_escrow_record_id"), ["record_id"], unique=False)
+
     op.create_table(
         "hotlist_entry",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -228,6 +241,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_hotlist_entry_reason"))
 
     op.drop_table("hotlist_entry")
+    with op.batch_alter_table("held_escrow", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_held_escrow_record_id"))
+
+    op.drop_table("held_escrow")
     op.drop_table("epoch_key")
     op.drop_table("dispatcher")
     op.drop_table("custodian")
