@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2 as httpx
 from fastapi.testclient import TestClient
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey
 from underseal_server.ceremony import CustodianEndpoint, prepare_epochs
 from underseal_server.clock import ManualClock
@@ -68,6 +68,7 @@ class Deployment:
         threshold: int = 2,
         database_url: Callable[[str], str] | None = None,
         retention_days: int = 30,
+        oversight: PublicKey | None = None,
     ) -> None:
         url = database_url or (lambda name: f"sqlite:///{root / name}.db")
         self.clock = ManualClock(NOW)
@@ -83,6 +84,7 @@ class Deployment:
             authority_key=seed(),
             log_key=seed(),
             retention_days=retention_days,
+            oversight_box_key=None if oversight is None else b64e(bytes(oversight)),
         )
         self.records_app = create_records(settings, clock=self.clock)
         self.records = TestClient(self.records_app)

@@ -46,6 +46,7 @@ from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
 from underseal_server.migrations import migrate
 from underseal_server.retention import expired_epochs_before
+from underseal_server.scheduler import retention_lifespan
 from underseal_server.schemas import Identifier, Key32, Strict, decode_key
 
 __all__ = ["CustodianState", "create_app", "destroy_expired"]
@@ -435,6 +436,9 @@ def create_app(
         dealer=VerifyKey(decode_key(settings.dealer_key)),
     )
     app = FastAPI(
+        lifespan=retention_lifespan(
+            lambda: destroy_expired(state), settings.retention_interval_seconds
+        ),
         title=f"underseal custodian {settings.custodian_id}",
         version="1",
         description="Holds one share of each live epoch key; answers warrants in scope only.",

@@ -30,6 +30,9 @@ class CustodianSettings(BaseSettings):
     unsafe_clock_offset_file: Path | None = Field(
         default=None, description="tests and demos only: seconds added to the clock, from a file"
     )
+    retention_interval_seconds: int = Field(
+        default=3600, ge=0, le=86_400, description="in-process retention runs (0: cron only)"
+    )
     retention_preset: str = "default"
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     min_threshold: int = Field(default=2, ge=2, le=64)

@@ -22,6 +22,7 @@ from underseal_server.records import (
 from underseal_server.records.purge import PurgeReport, purge
 from underseal_server.records.settings import RecordsSettings
 from underseal_server.records.state import Admin, Server, ServerState
+from underseal_server.scheduler import retention_lifespan
 from underseal_server.schemas import Strict
 
 __all__ = ["create_app"]
@@ -44,6 +45,7 @@ def create_app(
     migrate(engine, "records")
     state = ServerState.build(settings, engine, clock)
     app = FastAPI(
+        lifespan=retention_lifespan(lambda: purge(state), settings.retention_interval_seconds),
         title="underseal records server",
         version="1",
         description="Sealed hotlist hits, warrants and the audit log. It cannot open a record.",

@@ -26,6 +26,9 @@ class RecordsSettings(BaseSettings):
     unsafe_clock_offset_file: Path | None = Field(
         default=None, description="tests and demos only: seconds added to the clock, from a file"
     )
+    retention_interval_seconds: int = Field(
+        default=3600, ge=0, le=86_400, description="in-process retention runs (0: cron only)"
+    )
     retention_preset: str = "default"
     retention_days: int | None = Field(default=None, ge=1, le=3650)
     alert_ttl_seconds: int = Field(default=600, ge=10, le=86_400)

@@ -1,0 +1,104 @@
+"""No plate, folded plate, token or secret in a log line, an error, or the audit log in clear;
+query terms sealed to the oversight key; retention also runs on its own inside the service."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from nacl.public import PrivateKey, SealedBox
+
+from tests.server.deployment import Deployment, ok
+from underseal.encoding import b64d, b64e, parse_canonical_json
+from underseal.plates import fold
+
+PLATE = "7ABC123"
+
+
+@pytest.fixture
+def oversight() -> PrivateKey:
+    return PrivateKey.generate()
+
+
+@pytest.fixture
+def world(tmp_path: Path, oversight: PrivateKey) -> Iterator[Deployment]:
+    deployment = Deployment(tmp_path, oversight=oversight.public_key)
+    deployment.ceremony()
+    deployment.list_plate(PLATE)
+    yield deployment
+    deployment.close()
+
+
+def test_nothing_personal_in_logs_or_errors(
+    world: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bundle = world.bundle()
+    match = bundle.match(PLATE)
+    assert match is not None
+    record = world.seal_hit(PLATE, bundle)
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    world.investigate("w-1")
+    # Errors that could tempt a careless message: a bad plate, an out-of-scope warrant.
+    bad = world.as_["officer"].post(
+        "/v1/hotlist",
+        json={
+            "plate": "CROSSWALK",
+            "reason": "stolen_vehicle",
+            "case_number": "C",
+            "expires_at": 2**39,
+        },
+    )
+    assert bad.status_code == 422
+    ok(world.warrant("w-2", ["5XYZ789"]), 200)
+    world.investigate("w-2")
+    secrets = [PLATE, fold(PLATE), "CROSSWALK", match.token.hex(), b64e(match.token)]
+    logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    for secret in secrets:
+        assert secret not in logged
+        assert secret not in bad.text
+    entries = world.records.get("/v1/log/entries?limit=1000").text
+    for secret in secrets:
+        assert secret not in entries
+
+
+def test_query_terms_are_sealed_to_the_oversight_key(
+    world: Deployment, oversight: PrivateKey
+) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    world.investigate("w-1")
+    entries = world.records.get("/v1/log/entries?limit=1000").json()
+    searches = [e for e in entries if e["kind"] in {"warrant.request", "warrant.search"}]
+    assert len(searches) == 2
+    for entry in searches:
+        details = entry["details"]
+        assert {"agency", "case", "purpose"} <= set(details)
+        terms = SealedBox(oversight).decrypt(b64d(details["terms_sealed"]))
+        assert parse_canonical_json(terms) == {"plates": [PLATE]}
+
+
+def test_the_in_process_scheduler_destroys_what_is_past_retention(world: Deployment) -> None:
+    epoch = world.seal_hit(PLATE, world.bundle()).header.epoch
+    world.clock.advance(32 * 86_400)
+    # Entering the client runs the app's lifespan: its scheduler runs retention at once.
+    for app in [world.records_app, *world.custodian_apps]:
+        with TestClient(app):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if app is world.records_app:
+                    done = world.records.get(f"/v1/epochs/{epoch}").json()["destroyed_at"]
+                else:
+                    done = (
+                        str(epoch) in TestClient(app).get("/v1/public/epochs").json()["destroyed"]
+                    )
+                if done:
+                    break
+                time.sleep(0.1)
+            assert done, app.title
