@@ -9,14 +9,16 @@ import httpx2 as httpx
 import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
-from sqlmodel import Session
+from sqlmodel import Session, select
 from underseal_server.custodian.models import Share
 from underseal_server.investigator import open_held
+from underseal_server.records.models import Record
 
 from tests.server.conftest import UrlFactory
 from tests.server.deployment import CAMERA, Deployment, ok
 from underseal.encoding import b64d, b64e
 from underseal.merkle import verify_checkpoint, verify_consistency, verify_inclusion
+from underseal.sealed import SealedRecord
 from underseal.signed_requests import sign_request
 from underseal.threshold import Partial
 from underseal.warrant import Warrant, WarrantScope
@@ -408,3 +410,56 @@ def test_a_legal_hold_needs_a_court_signed_case_key(world: Deployment) -> None:
             max_records=1,
             legal_hold=True,
         )
+
+
+def test_a_batch_with_one_bad_record_stores_none_of_it(world: Deployment) -> None:
+    bundle = world.bundle()
+    good = [world.seal_hit(PLATE, bundle) for _ in range(3)]
+    foreign = world.seal_hit(PLATE, bundle)
+    # Re-signed by another key: the camera's signature on it no longer verifies.
+    forged = SealedRecord(
+        foreign.header,
+        foreign.ephemeral,
+        foreign.nonce,
+        foreign.ciphertext,
+        SigningKey.generate().sign(foreign.signed_message()).signature,
+    )
+    before = ok(world.records.get("/v1/log/checkpoint"), 200)["checkpoint"]
+    reply = world.ingest(*good, forged)
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "invalid_signature"
+    with Session(world.records_app.state.engine) as session:
+        assert session.exec(select(Record)).all() == []
+    after = ok(world.records.get("/v1/log/checkpoint"), 200)["checkpoint"]
+    key = world.records_app.state.log_host.key.verify_key
+    assert verify_checkpoint(b64d(before), key).size == verify_checkpoint(b64d(after), key).size
+    # The good ones alone go through.
+    assert ok(world.ingest(*good), 200)["stored"] == 3
+
+
+def test_a_refused_partial_request_counts_nothing_against_the_warrant(world: Deployment) -> None:
+    bundle = world.bundle()
+    records = [world.seal_hit(PLATE, bundle) for _ in range(2)]
+    ok(world.ingest(*records), 200)
+    ok(world.warrant("w-1", [PLATE], max_records=2), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    stranger = world.seal_hit(PLATE, bundle)
+    forged = SealedRecord(
+        stranger.header,
+        stranger.ephemeral,
+        stranger.nonce,
+        stranger.ciphertext,
+        SigningKey.generate().sign(stranger.signed_message()).signature,
+    )
+    _, client = world.custodian_investigators[0]
+    wire = [b64e(r.to_bytes()) for r in records]
+    refused = client.post(
+        "/v1/partials", json={"warrant": warrant, "records": [*wire, b64e(forged.to_bytes())]}
+    )
+    assert refused.status_code == 403
+    # Both real records are still within the limit of 2: the refusal used none of it.
+    assert ok(client.post("/v1/partials", json={"warrant": warrant, "records": wire}), 200)
+    log = client.get("/v1/log/entries?limit=1000").json()
+    assert [e["details"]["code"] for e in log if e["kind"] == "partial.refuse"] == [
+        "invalid_signature"
+    ]

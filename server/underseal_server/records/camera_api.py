@@ -72,13 +72,31 @@ def _remember_nonce(session: Session, signed: SignedRequest) -> None:
     )
 
 
-def _replay_safe(server: ServerState, work: Callable[[Session], T]) -> T:
-    """Run ``work(session)`` in one transaction; a reused nonce aborts it with 409."""
+def _replay_safe(server: ServerState, signed: SignedRequest, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one transaction with the request's nonce; all or nothing.
+
+    Raises:
+        ApiError: 409 ``replay`` if the nonce was seen; 409 ``conflict`` if a
+            concurrent request stored the same record first (retry it).
+    """
     try:
         with session_scope(server.engine) as session:
+            _remember_nonce(session, signed)
             return work(session)
     except IntegrityError:
-        raise ApiError(409, "replay", "this request was already received (nonce reused)") from None
+        with Session(server.engine) as session:
+            seen = session.exec(
+                select(SeenNonce).where(
+                    SeenNonce.camera_id == signed.camera_id, SeenNonce.nonce == signed.nonce
+                )
+            ).first()
+        if seen is not None:
+            raise ApiError(
+                409, "replay", "this request was already received (nonce reused)"
+            ) from None
+        raise ApiError(
+            409, "conflict", "a concurrent request stored the same record; retry"
+        ) from None
 
 
 async def _signed(request: Request, server: ServerState, limit: int) -> tuple[bytes, SignedRequest]:
@@ -127,7 +145,6 @@ async def config(request: Request, server: Server) -> CameraConfig:
     _, signed = await _signed(request, server, 0)
 
     def work(session: Session) -> CameraConfig:
-        _remember_nonce(session, signed)
         today = epoch_of(server.clock())
         epochs = session.exec(
             select(EpochKey)
@@ -152,7 +169,7 @@ async def config(request: Request, server: Server) -> CameraConfig:
             authority_key=b64e(bytes(server.authority.verify_key)),
         )
 
-    return await run_in_threadpool(_replay_safe, server, work)
+    return await run_in_threadpool(_replay_safe, server, signed, work)
 
 
 def token_key_of(row: EpochKey) -> TokenKey:
@@ -173,7 +190,6 @@ async def bundle(
     _, signed = await _signed(request, server, 0)
 
     def work(session: Session) -> Response:
-        _remember_nonce(session, signed)
         now = server.clock()
         wanted = epoch_of(now) if epoch is None else epoch
         if not epoch_of(now) <= wanted <= epoch_of(now) + server.settings.bundle_days:
@@ -216,7 +232,7 @@ async def bundle(
             headers={"x-underseal-serial": str(serial), "x-underseal-epoch": str(wanted)},
         )
 
-    return await run_in_threadpool(_replay_safe, server, work)
+    return await run_in_threadpool(_replay_safe, server, signed, work)
 
 
 # --- ingest ----------------------------------------------------------------------------
@@ -287,7 +303,6 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
         alerts.append((record_id, alert.dispatcher_id, sealed))
 
     def work(session: Session) -> IngestOut:
-        _remember_nonce(session, signed)
         now = server.clock()
         # 2. Every epoch is live (ceremony done, not destroyed) and not in the future.
         for record, _ in parsed.values():
@@ -352,4 +367,4 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
             )
         return IngestOut(stored=stored, duplicates=len(parsed) - stored, alerts=relayed)
 
-    return _replay_safe(server, work)
+    return _replay_safe(server, signed, work)
