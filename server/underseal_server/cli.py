@@ -134,21 +134,26 @@ def presets() -> None:
 # --- services ----------------------------------------------------------------------------
 
 
-def _serve(factory_app: object, host: str, port: int) -> None:
+def _serve(factory: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    uvicorn.run(factory_app, host=host, port=port, log_level="info")  # type: ignore[arg-type]
+    # An import string and factory=True: each worker process builds its own app.
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @records_app.command("serve")
 def records_serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8400,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="processes (more than 1 needs PostgreSQL)")
+    ] = 1,
 ) -> None:
     """Run the records server (settings from UNDERSEAL_RECORDS_*)."""
-    from underseal_server.records.app import create_app
-
-    _serve(create_app(_records_settings()), host, port)
+    settings = _records_settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        fail("several workers need PostgreSQL: SQLite admits one writing process")
+    _serve("underseal_server.records.app:app_from_environment", host, port, workers)
 
 
 @custodian_app.command("serve")
@@ -157,9 +162,8 @@ def custodian_serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8401,
 ) -> None:
     """Run a key custodian (settings from UNDERSEAL_CUSTODIAN_*)."""
-    from underseal_server.custodian.app import create_app
-
-    _serve(create_app(_custodian_settings()), host, port)
+    _custodian_settings()  # fail here, with a clear message, on bad settings
+    _serve("underseal_server.custodian.app:app_from_environment", host, port)
 
 
 def _add_principal(url: str, principal: str, role: Role, agency: str) -> None:

@@ -49,7 +49,7 @@ from underseal_server.retention import expired_epochs_before
 from underseal_server.scheduler import retention_lifespan
 from underseal_server.schemas import Identifier, Key32, Strict, decode_key
 
-__all__ = ["CustodianState", "create_app", "destroy_expired"]
+__all__ = ["CustodianState", "app_from_environment", "create_app", "destroy_expired"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,3 +456,8 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app from ``UNDERSEAL_*`` environment settings (uvicorn's factory, one per worker)."""
+    return create_app(CustodianSettings())  # fields come from the environment

@@ -25,7 +25,7 @@ from underseal_server.records.state import Admin, Server, ServerState
 from underseal_server.scheduler import retention_lifespan
 from underseal_server.schemas import Strict
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 
 class PurgeOut(Strict):
@@ -70,3 +70,8 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app from ``UNDERSEAL_*`` environment settings (uvicorn's factory, one per worker)."""
+    return create_app(RecordsSettings())  # fields come from the environment
