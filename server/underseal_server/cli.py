@@ -24,6 +24,7 @@ from rich.table import Table
 from underseal.encoding import b64d, b64e
 from underseal.epochs import epoch_of
 from underseal.errors import UndersealError
+from underseal_server import auditlog
 from underseal_server.auditor import AuditFailure, audit
 from underseal_server.ceremony import CeremonyError, CustodianEndpoint, prepare_epochs
 from underseal_server.clock import OffsetFileClock, system_clock
@@ -172,8 +173,14 @@ def _add_principal(url: str, principal: str, role: Role, agency: str) -> None:
         from underseal_server.records.models import TABLES  # noqa: F401 - registers tables
 
         with session_scope(engine) as session:
-            token = issue_token(
-                session, principal_id=principal, role=role, agency=agency, now=system_clock()
+            now = system_clock()
+            token = issue_token(session, principal_id=principal, role=role, agency=agency, now=now)
+            auditlog.append(
+                session,
+                kind="enrol.principal",
+                actor="cli",
+                now=now,
+                details={"id": principal, "role": role.value, "agency": agency},
             )
     except UndersealError as error:
         fail(error.message)

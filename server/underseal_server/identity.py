@@ -39,6 +39,8 @@ class Role(StrEnum):
     ADMINISTRATOR = "administrator"
     HOTLIST_OFFICER = "hotlist_officer"
     HOTLIST_APPROVER = "hotlist_approver"
+    # The NCIC/state feed's service account: the only way round a second approver.
+    HOT_FILE_IMPORTER = "hot_file_importer"
     DISPATCHER = "dispatcher"
     INVESTIGATOR = "investigator"
     COURT = "court"

@@ -101,6 +101,7 @@ class Deployment:
             ("superior-court", Role.COURT),
             ("auditor", Role.AUDITOR),
             ("custodian-svc", Role.CUSTODIAN),
+            ("ncic-feed", Role.HOT_FILE_IMPORTER),
         ]:
             reply = self.admin.post("/v1/principals", json={"id": principal, "role": role.value})
             assert reply.status_code == 201, reply.text

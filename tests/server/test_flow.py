@@ -349,17 +349,15 @@ def test_hot_file_import_is_all_or_nothing(world: Deployment) -> None:
     expiry = world.clock() + 3600
     good = f"plate,reason,case_number,expires_at\n5XYZ789,stolen_vehicle,N-1,{expiry}\n"
     bad = good + f"CROSSWALK,stolen_vehicle,N-2,{expiry}\n"
-    officer = world.as_["officer"]
+    feed = world.as_["ncic-feed"]
     headers = {"content-type": "text/csv"}
-    reply = officer.post("/v1/hotlist/import?source=ncic", content=bad, headers=headers)
+    reply = feed.post("/v1/hotlist/import?source=ncic", content=bad, headers=headers)
     assert reply.status_code == 422
     assert reply.json()["error"]["code"] == "implausible_plate"
     assert "CROSSWALK" not in reply.text
-    assert len(officer.get("/v1/hotlist").json()) == 1  # only the fixture's entry
+    assert len(world.as_["officer"].get("/v1/hotlist").json()) == 1  # only the fixture's entry
     assert (
-        ok(officer.post("/v1/hotlist/import?source=ncic", content=good, headers=headers))[
-            "imported"
-        ]
+        ok(feed.post("/v1/hotlist/import?source=ncic", content=good, headers=headers))["imported"]
         == 1
     )
     assert world.bundle().match("5XYZ789") is not None

@@ -23,6 +23,7 @@ CAMERA_ROLE = "camera"
 ADMIN, OFFICER, APPROVER = "administrator", "hotlist_officer", "hotlist_approver"
 DISPATCHER, INVESTIGATOR, COURT = "dispatcher", "investigator", "court"
 AUDITOR, CUSTODIAN = "auditor", "custodian"
+IMPORTER = "hot_file_importer"
 
 RECORDS: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/principals"): {ADMIN},
@@ -30,10 +31,12 @@ RECORDS: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/custodians"): {ADMIN},
     ("POST", "/v1/courts"): {ADMIN},
     ("POST", "/v1/dispatchers"): {ADMIN},
+    ("POST", "/v1/principals/{principal_id}/disable"): {ADMIN},
+    ("POST", "/v1/cameras/{camera_id}/disable"): {ADMIN},
     ("POST", "/v1/epochs"): {ADMIN},
     ("POST", "/v1/retention/run"): {ADMIN},
     ("POST", "/v1/hotlist"): {OFFICER},
-    ("POST", "/v1/hotlist/import"): {OFFICER},
+    ("POST", "/v1/hotlist/import"): {IMPORTER},
     ("POST", "/v1/hotlist/{entry_id}/approve"): {APPROVER},
     ("DELETE", "/v1/hotlist/{entry_id}"): {OFFICER, APPROVER},
     ("GET", "/v1/hotlist"): {OFFICER, APPROVER},
@@ -62,6 +65,9 @@ CUSTODIAN_ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/principals"): {ADMIN},
     ("POST", "/v1/courts"): {ADMIN},
     ("POST", "/v1/cameras"): {ADMIN},
+    ("POST", "/v1/principals/{principal_id}/disable"): {ADMIN},
+    ("DELETE", "/v1/courts/{court_id}"): {ADMIN},
+    ("DELETE", "/v1/cameras/{camera_id}"): {ADMIN},
     ("POST", "/v1/shares"): {ADMIN},
     ("POST", "/v1/retention/run"): {ADMIN},
     ("POST", "/v1/partials"): {INVESTIGATOR},
@@ -84,6 +90,7 @@ RECORDS_CALLERS = [
     COURT,
     AUDITOR,
     CUSTODIAN,
+    IMPORTER,
 ]
 PRINCIPAL_OF = {
     OFFICER: "officer",
@@ -93,6 +100,7 @@ PRINCIPAL_OF = {
     COURT: "superior-court",
     AUDITOR: "auditor",
     CUSTODIAN: "custodian-svc",
+    IMPORTER: "ncic-feed",
 }
 
 
@@ -112,6 +120,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 def _concrete(path: str) -> str:
     return (
         path.replace("{entry_id}", "e1")
+        .replace("{principal_id}", "nobody")
+        .replace("{camera_id}", "nocam")
+        .replace("{court_id}", "nocourt")
         .replace("{request_id}", "r1")
         .replace("{warrant_id}", "r1")
         .replace("{epoch}", "1")

@@ -28,7 +28,7 @@ from underseal.sealed import SealedRecord
 from underseal.threshold import KeyShare, open_share
 from underseal.token_delivery import open_token_key
 from underseal.tokens import TokenKey, TokenScheme
-from underseal.warrant import verify_warrant
+from underseal.warrant import SignedWarrant, verify_warrant
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError, install_error_handlers
 from underseal_server.clock import Clock, OffsetFileClock, system_clock
@@ -144,6 +144,57 @@ def add_camera(body: KeyIn, state: State, admin: Admin) -> KeyIn:
             session, kind="enrol.camera", actor=admin.id, now=now, details=body.model_dump()
         )
     return body
+
+
+@router.post("/principals/{principal_id}/disable", tags=["registry"])
+def disable_principal(principal_id: Identifier, state: State, admin: Admin) -> PrincipalIn:
+    """Revoke an account's token at once."""
+    now = state.clock()
+    with session_scope(state.engine) as session:
+        principal = session.get(Principal, principal_id)
+        if principal is None:
+            raise ApiError(404, "not_found", "no principal with this id")
+        principal.disabled = True
+        session.add(principal)
+        auditlog.append(
+            session, kind="revoke.principal", actor=admin.id, now=now, details={"id": principal_id}
+        )
+    return PrincipalIn(id=principal.id, role=Role(principal.role), agency=principal.agency)
+
+
+@router.delete("/courts/{court_id}", tags=["registry"])
+def remove_court(court_id: Identifier, state: State, admin: Admin) -> KeyIn:
+    """Stop accepting a court's warrants (a compromised or retired key)."""
+    return _remove(state, admin, court_id, "court")
+
+
+@router.delete("/cameras/{camera_id}", tags=["registry"])
+def remove_camera(camera_id: Identifier, state: State, admin: Admin) -> KeyIn:
+    """Stop accepting a camera's records (a stolen camera)."""
+    return _remove(state, admin, camera_id, "camera")
+
+
+def _remove(
+    state: CustodianState,
+    admin: Principal,
+    key_id: str,
+    kind: str,
+) -> KeyIn:
+    now = state.clock()
+    with session_scope(state.engine) as session:
+        row: CustodianCourt | CustodianCamera | None = (
+            session.get(CustodianCourt, key_id)
+            if kind == "court"
+            else session.get(CustodianCamera, key_id)
+        )
+        if row is None:
+            raise ApiError(404, "not_found", f"no {kind} with this id")
+        removed = KeyIn(id=row.id, verify_key=b64e(row.verify_key))
+        session.delete(row)
+        auditlog.append(
+            session, kind=f"revoke.{kind}", actor=admin.id, now=now, details={"id": key_id}
+        )
+    return removed
 
 
 # --- key ceremony ----------------------------------------------------------------------
@@ -355,9 +406,23 @@ def partials(body: PartialsIn, state: State, caller: Investigator) -> PartialsOu
                 kind="partial.refuse",
                 actor=caller.id,
                 now=state.clock(),
-                details={"code": error.code, "agency": caller.agency, "records": len(body.records)},
+                details={
+                    "code": error.code,
+                    "agency": caller.agency,
+                    "records": len(body.records),
+                    **_warrant_names(body.warrant),
+                },
             )
         raise
+
+
+def _warrant_names(text: str) -> dict[str, str]:
+    """The warrant id and court a refused request claimed, if its bytes say (unverified)."""
+    try:
+        claimed = SignedWarrant.from_bytes(b64d(text, field="warrant")).warrant
+    except UndersealError:
+        return {"warrant": "(unparseable)"}
+    return {"warrant": claimed.id, "court": claimed.court_id}
 
 
 # --- retention ---------------------------------------------------------------------------

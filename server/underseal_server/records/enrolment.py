@@ -10,7 +10,7 @@ from underseal.encoding import b64e
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
-from underseal_server.identity import Role, issue_token
+from underseal_server.identity import Principal, Role, issue_token
 from underseal_server.records.models import Camera, Court, Custodian, Dispatcher
 from underseal_server.records.state import Admin, Server
 from underseal_server.schemas import Identifier, Key32, Strict, decode_key
@@ -200,3 +200,35 @@ def list_cameras(server: Server) -> list[CameraPublic]:
         )
         for c in cameras
     ]
+
+
+@router.post("/principals/{principal_id}/disable")
+def disable_principal(principal_id: Identifier, server: Server, admin: Admin) -> Enrolled:
+    """Revoke an account's token at once (a leaked token, a person who left)."""
+    now = server.clock()
+    with session_scope(server.engine) as session:
+        principal = session.get(Principal, principal_id)
+        if principal is None:
+            raise ApiError(404, "not_found", "no principal with this id")
+        principal.disabled = True
+        session.add(principal)
+        auditlog.append(
+            session, kind="revoke.principal", actor=admin.id, now=now, details={"id": principal_id}
+        )
+    return Enrolled(id=principal_id, kind="principal")
+
+
+@router.post("/cameras/{camera_id}/disable")
+def disable_camera(camera_id: Identifier, server: Server, admin: Admin) -> Enrolled:
+    """Stop accepting a camera (stolen, decommissioned); takes effect within seconds."""
+    now = server.clock()
+    with session_scope(server.engine) as session:
+        camera = session.get(Camera, camera_id)
+        if camera is None:
+            raise ApiError(404, "not_found", "no camera with this id")
+        camera.active = False
+        session.add(camera)
+        auditlog.append(
+            session, kind="revoke.camera", actor=admin.id, now=now, details={"id": camera_id}
+        )
+    return Enrolled(id=camera_id, kind="camera")

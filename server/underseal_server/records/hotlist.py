@@ -25,7 +25,7 @@ from underseal_server import auditlog
 from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
 from underseal_server.records.models import HotlistEntry
-from underseal_server.records.state import Approver, HotlistReader, Officer, Server
+from underseal_server.records.state import Approver, HotlistReader, Importer, Officer, Server
 from underseal_server.schemas import Identifier, Strict
 
 router = APIRouter(prefix="/v1/hotlist", tags=["hotlist"])
@@ -198,14 +198,16 @@ def list_entries(
 @router.post("/import", status_code=201)
 def import_hot_file(
     server: Server,
-    officer: Officer,
+    importer: Importer,
     source: Annotated[str, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$")],
     body: Annotated[str, Body(media_type="text/csv", max_length=64 << 20)],
 ) -> ImportResult:
     """Import a hot file (CSV: plate,reason,case_number,expires_at); all rows or none.
 
-    Hot-file entries are vetted upstream (NCIC, the state), so they are
-    live at once; the source name is recorded on every entry and in the log.
+    Hot-file entries are vetted upstream (NCIC, the state), so they are live
+    at once. Only the feed's own service account (role ``hot_file_importer``)
+    may import: an officer who could "import" a one-line file would skip the
+    second approver. The source is recorded on every entry and in the log.
     """
     now = server.clock()
     reader = csv.DictReader(io.StringIO(body))
@@ -213,7 +215,13 @@ def import_hot_file(
     if reader.fieldnames != expected:
         raise ApiError(422, "bad_csv", f"the header row must be {','.join(expected)}")
     entries = []
-    for number, row in enumerate(reader, start=2):
+    try:
+        rows = list(reader)
+    except csv.Error:
+        raise ApiError(
+            422, "bad_csv", "the file is not valid CSV (or a field is too long)"
+        ) from None
+    for number, row in enumerate(rows, start=2):
         if number - 1 > MAX_IMPORT_ROWS:
             raise ApiError(413, "too_large", f"a hot file holds at most {MAX_IMPORT_ROWS} rows")
         try:
@@ -231,7 +239,7 @@ def import_hot_file(
                 plate=plate,
                 body=parsed,
                 source=f"hot_file:{source}",
-                actor=officer.id,
+                actor=importer.id,
                 now=now,
                 status=Status.ACTIVE,
             )
@@ -241,7 +249,7 @@ def import_hot_file(
         auditlog.append(
             session,
             kind="hotlist.import",
-            actor=officer.id,
+            actor=importer.id,
             now=now,
             details={"source": source, "entries": len(entries)},
         )

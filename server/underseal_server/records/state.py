@@ -23,6 +23,7 @@ __all__ = [
     "CourtCaller",
     "DispatcherCaller",
     "HotlistReader",
+    "Importer",
     "Investigator",
     "Officer",
     "Server",
@@ -93,6 +94,7 @@ Server = Annotated[ServerState, Depends(_state)]
 Admin = Annotated[Principal, Depends(require(Role.ADMINISTRATOR))]
 Officer = Annotated[Principal, Depends(require(Role.HOTLIST_OFFICER))]
 Approver = Annotated[Principal, Depends(require(Role.HOTLIST_APPROVER))]
+Importer = Annotated[Principal, Depends(require(Role.HOT_FILE_IMPORTER))]
 HotlistReader = Annotated[Principal, Depends(require(Role.HOTLIST_OFFICER, Role.HOTLIST_APPROVER))]
 DispatcherCaller = Annotated[Principal, Depends(require(Role.DISPATCHER))]
 Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
