@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import LargeBinary
+from sqlalchemy import Engine, LargeBinary
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Column, Field, Session, SQLModel, select
 
 from underseal.encoding import canonical_json, parse_canonical_json
@@ -29,7 +30,16 @@ from underseal.merkle import (
 )
 from underseal_server.api_errors import ApiError
 
-__all__ = ["AuditEntry", "AuditState", "append", "checkpoint", "entries", "proof"]
+__all__ = [
+    "AuditEntry",
+    "AuditState",
+    "append",
+    "checkpoint",
+    "entries",
+    "initialise",
+    "lock",
+    "proof",
+]
 
 
 class AuditEntry(SQLModel, table=True):
@@ -52,6 +62,26 @@ class AuditState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+def initialise(engine: Engine) -> None:
+    """Create the frontier row once, so that every append finds a row to lock.
+
+    Without it, two first-ever appends on PostgreSQL would both insert it.
+    """
+    with Session(engine) as session:
+        if session.get(AuditState, 1) is None:
+            session.add(AuditState(id=1, frontier=Frontier().to_bytes()))
+            try:
+                session.commit()
+            except IntegrityError:  # another process created it first
+                session.rollback()
+
+
+def lock(session: Session) -> None:
+    """Take the log's lock now: a transaction that must not interleave with another's
+    (a custodian counting records against a warrant's limit) serialises on it."""
+    session.exec(select(AuditState).where(AuditState.id == 1).with_for_update()).first()
 
 
 def append(session: Session, *, kind: str, actor: str, now: int, details: Mapping[str, Any]) -> int:

@@ -71,15 +71,16 @@ def _writer_lock(engine: Engine) -> threading.RLock:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One transaction: committed if the block ends normally, rolled back otherwise.
 
     On SQLite, transactions of one process take turns on a lock: SQLite
     admits one writer at a time anyway, and its busy handler retries with
     growing sleeps (up to 100 ms), which under concurrency turns into a long
-    and unfair latency tail. PostgreSQL runs them concurrently.
+    and unfair latency tail. PostgreSQL runs them concurrently. Read-only
+    scopes (``write=False``) never wait: WAL readers do not block.
     """
-    lock = _writer_lock(engine) if is_sqlite(engine) else nullcontext()
+    lock = _writer_lock(engine) if write and is_sqlite(engine) else nullcontext()
     with lock, Session(engine, expire_on_commit=False) as session:
         try:
             yield session

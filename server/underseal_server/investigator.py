@@ -114,13 +114,14 @@ def investigate(
             outcome.custodians_failed[name] = "malformed answer"
             continue
         outcome.custodians_answered.append(name)
-    # 2. Under legal hold, the server keeps every custodian's escrowed partial.
-    if escrows:
-        kept = records.post(f"/v1/warrants/{warrant_id}/escrows", json={"escrows": escrows})
-        if kept.status_code >= 400:
-            raise InvestigationError(f"escrows refused ({_error(kept)})")
-    # 3. Combine verified partials and open; 4. keep only what the exact scope covers.
-    _open_all(sealed, partials, certificates, scope, outcome)
+    # 2. Combine verified partials and open; 3. keep only what the exact scope covers.
+    covered = _open_all(sealed, partials, certificates, scope, outcome)
+    # 4. Under legal hold, the server keeps the escrows of exactly those records.
+    kept = [e for e in escrows if b64d(str(e["record_id"]), size=16) in covered]
+    if kept:
+        reply = records.post(f"/v1/warrants/{warrant_id}/escrows", json={"escrows": kept})
+        if reply.status_code >= 400:
+            raise InvestigationError(f"escrows refused ({_error(reply)})")
     return outcome
 
 
@@ -130,7 +131,9 @@ def _open_all(
     certificates: dict[int, EpochCertificate],
     scope: WarrantScope,
     outcome: Outcome,
-) -> None:
+) -> set[bytes]:
+    """Open what the partials allow; returns the ids of the records the exact scope covers."""
+    covered: set[bytes] = set()
     for record in sealed:
         certificate = certificates.get(record.header.epoch)
         if certificate is None:
@@ -152,8 +155,10 @@ def _open_all(
             plate=evidence.plate, observed_at=evidence.observed_at, camera_id=evidence.camera_id
         ):
             outcome.opened.append(evidence)
+            covered.add(record.header.record_id)
         else:
             outcome.out_of_scope += 1
+    return covered
 
 
 def open_held(warrant_id: str, *, records: httpx.Client, case_key: PrivateKey) -> Outcome:

@@ -52,7 +52,7 @@ class ProofOut(Strict):
 @router.get("/checkpoint")
 def checkpoint(host: Host) -> CheckpointOut:
     """A freshly signed checkpoint (size, root, time) and the key that signs them."""
-    with session_scope(host.engine) as session:
+    with session_scope(host.engine, write=False) as session:
         signed = auditlog.checkpoint(session, log_id=host.log_id, key=host.key, now=host.clock())
     return CheckpointOut(checkpoint=b64e(signed), log_key=b64e(bytes(host.key.verify_key)))
 
@@ -64,7 +64,7 @@ def entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Entries from ``start``, exactly as hashed into the tree."""
-    with session_scope(host.engine) as session:
+    with session_scope(host.engine, write=False) as session:
         return auditlog.entries(session, start=start, limit=limit)
 
 
@@ -73,7 +73,7 @@ def inclusion(
     host: Host, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
 ) -> ProofOut:
     """Audit path of leaf ``index`` in the tree of ``size`` leaves."""
-    with session_scope(host.engine) as session:
+    with session_scope(host.engine, write=False) as session:
         path = auditlog.proof(session, kind="inclusion", first=index, size=size)
     return ProofOut(proof=[b64e(h) for h in path])
 
@@ -83,6 +83,6 @@ def consistency(
     host: Host, old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]
 ) -> ProofOut:
     """Proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
-    with session_scope(host.engine) as session:
+    with session_scope(host.engine, write=False) as session:
         path = auditlog.proof(session, kind="consistency", first=old, size=new)
     return ProofOut(proof=[b64e(h) for h in path])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from fastapi.testclient import TestClient
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 from sqlmodel import Session, select
@@ -461,3 +463,70 @@ def test_a_refused_partial_request_counts_nothing_against_the_warrant(world: Dep
     assert [e["details"]["code"] for e in log if e["kind"] == "partial.refuse"] == [
         "invalid_signature"
     ]
+
+
+def test_holds_cover_the_exact_scope_only_and_last_until_every_court_releases(
+    world: Deployment,
+) -> None:
+    lookalike = "7A8C1Z3"  # folds to the same token as 7ABC123: the server cannot tell them apart
+    world.list_plate(lookalike)
+    bundle = world.bundle()
+    exact, similar = world.seal_hit(PLATE, bundle), world.seal_hit(lookalike, bundle)
+    ok(world.ingest(exact, similar), 200)
+    first, second = PrivateKey.generate(), PrivateKey.generate()
+    ok(world.warrant("w-a", [PLATE], case_key=first, not_after=world.clock() + 90 * 86_400), 200)
+    ok(world.warrant("w-b", [PLATE], case_key=second, not_after=world.clock() + 90 * 86_400), 200)
+    outcome = world.investigate("w-a")
+    assert [e.plate for e in outcome.opened] == [PLATE]
+    assert outcome.out_of_scope == 1  # the look-alike opened, was discarded, and is not held
+    assert [e.plate for e in world.investigate("w-b").opened] == [PLATE]
+    world.clock.advance(31 * 86_400 + 3600)
+    for admin in world.custodian_admins:
+        ok(admin.post("/v1/retention/run"), 200)
+    assert ok(world.admin.post("/v1/retention/run"), 200)["records"] == 1  # the look-alike
+    court = world.as_["superior-court"]
+    assert ok(court.post("/v1/warrant-requests/w-a/release-hold"), 200)["released"] == 1
+    assert ok(world.admin.post("/v1/retention/run"), 200)["records"] == 0  # w-b still holds it
+    assert [
+        e.plate for e in open_held("w-b", records=world.as_["detective"], case_key=second).opened
+    ] == [PLATE]
+    ok(court.post("/v1/warrant-requests/w-b/release-hold"), 200)
+    assert ok(world.admin.post("/v1/retention/run"), 200)["records"] == 1
+    assert exact.ciphertext not in _files(world.records_url)
+
+
+def test_past_retention_nothing_opens_even_before_the_scheduled_run(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE], not_after=world.clock() + 60 * 86_400), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    world.clock.advance(31 * 86_400 + 3600)  # no retention run yet: the shares still exist
+    for _, client in world.custodian_investigators:
+        reply = client.post(
+            "/v1/partials", json={"warrant": warrant, "records": [b64e(record.to_bytes())]}
+        )
+        assert reply.status_code == 410
+    assert ok(world.as_["detective"].post("/v1/warrants/w-1/search"), 200)["records"] == []
+    late = world.ingest(record)
+    assert late.status_code == 409
+
+
+def test_concurrent_requests_cannot_pass_a_warrants_record_limit(world: Deployment) -> None:
+    bundle = world.bundle()
+    records = [world.seal_hit(PLATE, bundle) for _ in range(4)]
+    ok(world.ingest(*records), 200)
+    ok(world.warrant("w-1", [PLATE], max_records=1), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    _, client = world.custodian_investigators[0]
+    token = client.headers["authorization"]
+    app = world.custodian_apps[0]
+
+    def ask(record: SealedRecord) -> int:
+        with TestClient(app, headers={"authorization": token}) as own:
+            return own.post(
+                "/v1/partials", json={"warrant": warrant, "records": [b64e(record.to_bytes())]}
+            ).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(ask, records))
+    assert statuses == [200, 403, 403, 403]

@@ -52,6 +52,7 @@ RECORDS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/warrant-requests"): {COURT},
     ("POST", "/v1/warrant-requests/{request_id}/grant"): {COURT},
     ("POST", "/v1/warrant-requests/{request_id}/deny"): {COURT},
+    ("POST", "/v1/warrant-requests/{request_id}/release-hold"): {COURT},
     ("GET", "/v1/public/cameras"): {PUBLIC},
     ("GET", "/v1/epochs/{epoch}"): {PUBLIC},
     ("GET", "/v1/log/checkpoint"): {PUBLIC},

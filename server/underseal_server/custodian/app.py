@@ -311,6 +311,10 @@ def _answer(
     session: Session, state: CustodianState, body: PartialsIn, caller: Principal
 ) -> PartialsOut:
     now = state.clock()
+    # Requests under one warrant must not both pass its record limit (PostgreSQL
+    # runs them concurrently): take the log's lock before counting.
+    auditlog.lock(session)
+    horizon = expired_epochs_before(now, state.settings.retention)
     courts = {c.id: VerifyKey(c.verify_key) for c in session.exec(select(CustodianCourt)).all()}
     warrant_bytes = b64d(body.warrant, field="warrant")
     # 1. The warrant is signed by a court this custodian registered, and valid now.
@@ -323,7 +327,10 @@ def _answer(
         camera = session.get(CustodianCamera, record.header.camera_id)
         if camera is None:
             raise ApiError(403, "unknown_camera", f"record {number} names an unregistered camera")
-        # 3. This custodian still holds the record's epoch share.
+        # 3. This custodian still holds the record's epoch share, and it is not
+        # past retention (whether or not the scheduled destruction has run yet).
+        if record.header.epoch < horizon:
+            raise ApiError(410, "epoch_destroyed", f"record {number}: its epoch is past retention")
         row = session.get(Share, record.header.epoch)
         if row is None:
             gone = session.get(DestroyedEpoch, record.header.epoch) is not None
@@ -491,6 +498,7 @@ def create_app(
         clock = system_clock if offset is None else OffsetFileClock(offset)
     engine = make_engine(settings.database_url) if engine is None else engine
     migrate(engine, "custodian")
+    auditlog.initialise(engine)
     signing = SigningKey(b64d(settings.signing_key.get_secret_value(), size=32, field="key"))
     state = CustodianState(
         settings=settings,

@@ -28,7 +28,7 @@ class AlertOut(Strict):
 
 def _pending(server: ServerState, dispatcher: str, after: int) -> list[AlertOut]:
     now = server.clock()
-    with session_scope(server.engine) as session:
+    with session_scope(server.engine, write=False) as session:
         rows = session.exec(
             select(Alert)
             .where(

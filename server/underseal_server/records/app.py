@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from underseal_server import auditlog
 from underseal_server.api_errors import install_error_handlers
 from underseal_server.clock import Clock, OffsetFileClock, system_clock
 from underseal_server.db import make_engine
@@ -43,6 +44,7 @@ def create_app(
         clock = system_clock if offset is None else OffsetFileClock(offset)
     engine = make_engine(settings.database_url) if engine is None else engine
     migrate(engine, "records")
+    auditlog.initialise(engine)
     state = ServerState.build(settings, engine, clock)
     app = FastAPI(
         lifespan=retention_lifespan(lambda: purge(state), settings.retention_interval_seconds),

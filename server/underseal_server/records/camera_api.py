@@ -43,6 +43,7 @@ from underseal_server.records.models import (
     SeenNonce,
 )
 from underseal_server.records.state import Server, ServerState
+from underseal_server.retention import expired_epochs_before
 from underseal_server.schemas import Identifier, Strict
 
 router = APIRouter(prefix="/v1/camera", tags=["camera"])
@@ -305,11 +306,15 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
     def work(session: Session) -> IngestOut:
         now = server.clock()
         # 2. Every epoch is live (ceremony done, not destroyed) and not in the future.
-        for record, _ in parsed.values():
-            row = session.get(EpochKey, record.header.epoch)
-            if row is None or row.destroyed_at is not None:
+        horizon = expired_epochs_before(now, server.settings.retention)
+        for epoch in sorted({record.header.epoch for record, _ in parsed.values()}):
+            # FOR SHARE: a retention run destroying this epoch waits for us, or we for it.
+            row = session.exec(
+                select(EpochKey).where(EpochKey.epoch == epoch).with_for_update(read=True)
+            ).first()
+            if row is None or row.destroyed_at is not None or epoch < horizon:
                 raise ApiError(409, "dead_epoch", "a record's epoch has no live key on this server")
-            if record.header.epoch > epoch_of(now) + 1:
+            if epoch > epoch_of(now) + 1:
                 raise ApiError(409, "future_epoch", "a record is dated in a future epoch")
         # 3. Idempotency by record id.
         existing = {

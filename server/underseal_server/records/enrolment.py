@@ -192,7 +192,7 @@ class CameraPublic(Strict):
 @router.get("/public/cameras")
 def list_cameras(server: Server) -> list[CameraPublic]:
     """Every enrolled camera, for the public (no secrets here)."""
-    with session_scope(server.engine) as session:
+    with session_scope(server.engine, write=False) as session:
         cameras = session.exec(select(Camera).order_by(Camera.id)).all()
     return [
         CameraPublic(

@@ -86,7 +86,7 @@ def _public(row: EpochKey) -> EpochPublic:
 @router.get("/{epoch}")
 def get_epoch(epoch: int, server: Server) -> EpochPublic:
     """An epoch's public certificate (public: cameras and auditors fetch it)."""
-    with session_scope(server.engine) as session:
+    with session_scope(server.engine, write=False) as session:
         row = session.get(EpochKey, epoch)
     if row is None:
         raise ApiError(404, "not_found", "no key was published for this epoch")

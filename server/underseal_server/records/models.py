@@ -24,6 +24,7 @@ __all__ = [
     "HeldEscrow",
     "HotlistEntry",
     "Record",
+    "RecordHold",
     "SeenNonce",
     "WarrantRequest",
 ]
@@ -137,17 +138,29 @@ class Record(SQLModel, table=True):
     match_token: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
     received_at: int
     data: bytes = Field(sa_column=_blob())
-    held_for: str | None = Field(default=None, max_length=64)
 
 
-class HeldEscrow(SQLModel, table=True):
-    """A custodian's partial for a record under legal hold, sealed to the case key."""
+class RecordHold(SQLModel, table=True):
+    """A legal hold of one record by one warrant; a record with any hold outlives retention."""
 
-    __tablename__ = "held_escrow"
-    __table_args__ = (UniqueConstraint("record_id", "custodian_index"),)
+    __tablename__ = "record_hold"
+    __table_args__ = (UniqueConstraint("record_id", "warrant_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     record_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    warrant_id: str = Field(max_length=64, index=True)
+    held_at: int
+
+
+class HeldEscrow(SQLModel, table=True):
+    """A custodian's partial for a held record, sealed to that warrant's case key."""
+
+    __tablename__ = "held_escrow"
+    __table_args__ = (UniqueConstraint("record_id", "warrant_id", "custodian_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    warrant_id: str = Field(max_length=64, index=True)
     custodian_index: int
     sealed: bytes = Field(sa_column=_blob())
     received_at: int
@@ -212,6 +225,7 @@ TABLES: list[Table] = [
         HotlistEntry,
         BundleSerial,
         Record,
+        RecordHold,
         HeldEscrow,
         Alert,
         SeenNonce,

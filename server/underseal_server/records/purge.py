@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
-from sqlmodel import col, select
+from sqlalchemy import delete, exists
+from sqlmodel import Session, col, select
 
 from underseal_server import auditlog
 from underseal_server.db import erase_free_space, session_scope
-from underseal_server.records.models import Alert, EpochKey, Record, SeenNonce
+from underseal_server.records.models import Alert, EpochKey, Record, RecordHold, SeenNonce
 from underseal_server.records.state import ServerState
 from underseal_server.retention import expired_epochs_before
 
@@ -31,6 +31,14 @@ class PurgeReport:
     alerts: int
 
 
+def _delete_unheld(session: Session, epochs: list[int]) -> int:
+    if not epochs:
+        return 0
+    held = select(RecordHold.record_id).where(RecordHold.record_id == Record.record_id)
+    result = session.exec(delete(Record).where(col(Record.epoch).in_(epochs), ~exists(held)))
+    return int(result.rowcount or 0)
+
+
 def purge(server: ServerState, *, actor: str = "retention") -> PurgeReport:
     """Destroy every epoch past retention at the server's clock; then expire alerts and nonces."""
     now = server.clock()
@@ -38,18 +46,15 @@ def purge(server: ServerState, *, actor: str = "retention") -> PurgeReport:
     destroyed: list[int] = []
     records = 0
     with session_scope(server.engine) as session:
+        # FOR UPDATE: an ingest of these epochs (FOR SHARE) finishes first or waits,
+        # then finds them destroyed; no record slips in after the delete.
         due = session.exec(
-            select(EpochKey).where(
-                col(EpochKey.epoch) < horizon, col(EpochKey.destroyed_at).is_(None)
-            )
+            select(EpochKey)
+            .where(col(EpochKey.epoch) < horizon, col(EpochKey.destroyed_at).is_(None))
+            .with_for_update()
         ).all()
         for epoch in due:
-            result = session.exec(
-                delete(Record).where(
-                    col(Record.epoch) == epoch.epoch, col(Record.held_for).is_(None)
-                )
-            )
-            count = int(result.rowcount or 0)
+            count = _delete_unheld(session, [epoch.epoch])
             epoch.token_key = None
             epoch.destroyed_at = now
             session.add(epoch)
@@ -66,9 +71,17 @@ def purge(server: ServerState, *, actor: str = "retention") -> PurgeReport:
             )
             destroyed.append(epoch.epoch)
             records += count
+        # Records of epochs destroyed earlier whose last hold was released since.
+        gone = list(
+            session.exec(
+                select(EpochKey.epoch).where(col(EpochKey.destroyed_at).is_not(None))
+            ).all()
+        )
+        released = _delete_unheld(session, [e for e in gone if e not in destroyed])
+        records += released
         alerts = session.exec(delete(Alert).where(col(Alert.expires_at) <= now))
         session.exec(delete(SeenNonce).where(col(SeenNonce.expires_at) <= now))
         alert_count = int(alerts.rowcount or 0)
-    if destroyed:
+    if destroyed or released:
         erase_free_space(server.engine)
     return PurgeReport(tuple(destroyed), records, alert_count)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 from pydantic import Field
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from underseal.encoding import b64d, b64e, canonical_json
@@ -29,8 +30,16 @@ from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
 from underseal_server.identity import Principal
 from underseal_server.records.camera_api import token_key_of
-from underseal_server.records.models import Court, EpochKey, HeldEscrow, Record, WarrantRequest
+from underseal_server.records.models import (
+    Court,
+    EpochKey,
+    HeldEscrow,
+    Record,
+    RecordHold,
+    WarrantRequest,
+)
 from underseal_server.records.state import CourtCaller, Investigator, Server, ServerState
+from underseal_server.retention import expired_epochs_before
 from underseal_server.schemas import Identifier, Strict
 
 __all__ = ["in_scope", "router"]
@@ -242,10 +251,16 @@ def deny(request_id: Identifier, body: DenyIn, server: Server, court: CourtCalle
     return _out(row)
 
 
-def in_scope(session: Session, warrant: Warrant, limit: int) -> tuple[list[Record], bool]:
-    """Records whose token, day and camera fall in the warrant's scope, oldest first."""
+def in_scope(
+    session: Session, warrant: Warrant, limit: int, *, horizon: int
+) -> tuple[list[Record], bool]:
+    """Records whose token, day and camera fall in the warrant's scope, oldest first.
+
+    Epochs below ``horizon`` are past retention: never searched, even before
+    the scheduled run has deleted them.
+    """
     scope = warrant.scope
-    first, last = epoch_of(scope.time_from), epoch_of(scope.time_to - 1)
+    first, last = max(epoch_of(scope.time_from), horizon), epoch_of(scope.time_to - 1)
     epochs = session.exec(
         select(EpochKey).where(
             col(EpochKey.epoch) >= first,
@@ -287,13 +302,8 @@ def search(warrant_id: Identifier, server: Server, investigator: Investigator) -
             )
         except Malformed as error:
             raise ApiError(500, "corrupt", error.message) from None
-        records, truncated = in_scope(session, warrant, warrant.max_records)
-        if warrant.legal_hold:
-            # Held records survive retention; their keys survive only as escrows.
-            for record in records:
-                if record.held_for is None:
-                    record.held_for = warrant.id
-                    session.add(record)
+        horizon = expired_epochs_before(now, server.settings.retention)
+        records, truncated = in_scope(session, warrant, warrant.max_records, horizon=horizon)
         epochs = {r.epoch for r in records}
         certificates = {
             str(e.epoch): b64e(e.certificate)
@@ -361,21 +371,46 @@ def _granted_hold(session: Session, warrant_id: str, investigator_id: str) -> Wa
 def store_escrows(
     warrant_id: Identifier, body: EscrowsIn, server: Server, investigator: Investigator
 ) -> EscrowsOut:
-    """Keep custodians' partials for held records, sealed to the case key (all or none)."""
+    """Hold records under a legal-hold warrant, with custodians' escrowed partials (all or none).
+
+    The investigator's client sends escrows only for records that opened and
+    that the exact scope covers; each must also be in the warrant's search
+    scope here. A record is held from its first escrow on.
+    """
     now = server.clock()
     with session_scope(server.engine) as session:
-        _granted_hold(session, warrant_id, investigator.id)
+        row = _granted_hold(session, warrant_id, investigator.id)
+        court = session.get(Court, row.court_id or "")
+        assert court is not None
+        assert row.warrant is not None
+        warrant = verify_warrant(
+            row.warrant, courts={court.id: VerifyKey(court.verify_key)}, now=now
+        )
+        if not warrant.legal_hold:
+            raise ApiError(409, "no_legal_hold", "this warrant does not order a legal hold")
+        horizon = expired_epochs_before(now, server.settings.retention)
+        allowed = {
+            r.record_id for r in in_scope(session, warrant, warrant.max_records, horizon=horizon)[0]
+        }
+        held = set(
+            session.exec(
+                select(RecordHold.record_id).where(RecordHold.warrant_id == warrant_id)
+            ).all()
+        )
         stored = 0
         for number, escrow in enumerate(body.escrows):
             record_id = b64d(escrow.record_id, size=16, field="record_id")
-            record = session.get(Record, record_id)
-            if record is None or record.held_for != warrant_id:
+            if record_id not in allowed:
                 raise ApiError(
-                    422, "not_held", f"escrow {number} is for no record this warrant holds"
+                    422, "not_in_scope", f"escrow {number} is for a record outside the warrant"
                 )
+            if record_id not in held:
+                session.add(RecordHold(record_id=record_id, warrant_id=warrant_id, held_at=now))
+                held.add(record_id)
             exists = session.exec(
                 select(HeldEscrow).where(
                     HeldEscrow.record_id == record_id,
+                    HeldEscrow.warrant_id == warrant_id,
                     HeldEscrow.custodian_index == escrow.custodian_index,
                 )
             ).first()
@@ -383,6 +418,7 @@ def store_escrows(
                 session.add(
                     HeldEscrow(
                         record_id=record_id,
+                        warrant_id=warrant_id,
                         custodian_index=escrow.custodian_index,
                         sealed=b64d(escrow.sealed, field="escrow"),
                         received_at=now,
@@ -394,7 +430,7 @@ def store_escrows(
             kind="hold.escrow",
             actor=investigator.id,
             now=now,
-            details={"warrant": warrant_id, "escrows": stored},
+            details={"warrant": warrant_id, "escrows": stored, "records_held": len(held)},
         )
     return EscrowsOut(stored=stored)
 
@@ -402,13 +438,17 @@ def store_escrows(
 @router.get("/warrants/{warrant_id}/held")
 def held(warrant_id: Identifier, server: Server, investigator: Investigator) -> HeldOut:
     """Records held for this warrant, their escrows, and their epochs' public certificates."""
-    with session_scope(server.engine) as session:
+    with session_scope(server.engine, write=False) as session:
         _granted_hold(session, warrant_id, investigator.id)
-        records = session.exec(select(Record).where(Record.held_for == warrant_id)).all()
-        ids = [r.record_id for r in records]
+        ids = list(
+            session.exec(
+                select(RecordHold.record_id).where(RecordHold.warrant_id == warrant_id)
+            ).all()
+        )
+        records = session.exec(select(Record).where(col(Record.record_id).in_(ids))).all()
         escrows: dict[str, dict[str, str]] = {b64e(i): {} for i in ids}
         for escrow in session.exec(
-            select(HeldEscrow).where(col(HeldEscrow.record_id).in_(ids))
+            select(HeldEscrow).where(HeldEscrow.warrant_id == warrant_id)
         ).all():
             escrows[b64e(escrow.record_id)][str(escrow.custodian_index)] = b64e(escrow.sealed)
         epochs = {r.epoch for r in records}
@@ -422,3 +462,32 @@ def held(warrant_id: Identifier, server: Server, investigator: Investigator) -> 
         escrows=escrows,
         certificates=certificates,
     )
+
+
+class ReleaseOut(Strict):
+    warrant_id: str
+    released: int
+
+
+@router.post("/warrant-requests/{request_id}/release-hold")
+def release_hold(request_id: Identifier, server: Server, court: CourtCaller) -> ReleaseOut:
+    """End a warrant's legal hold (the court that granted it): its escrows go at once, and
+    its records at the next retention run if their epoch is past retention and no other
+    warrant holds them."""
+    now = server.clock()
+    with session_scope(server.engine) as session:
+        row = _get(session, request_id)
+        if row.status != "granted" or row.court_id != court.id:
+            raise ApiError(403, "not_your_warrant", "only the court that granted it may release it")
+        holds = session.exec(select(RecordHold).where(RecordHold.warrant_id == request_id)).all()
+        for hold in holds:
+            session.delete(hold)
+        session.exec(delete(HeldEscrow).where(col(HeldEscrow.warrant_id) == request_id))
+        auditlog.append(
+            session,
+            kind="hold.release",
+            actor=court.id,
+            now=now,
+            details={"warrant": request_id, "records": len(holds)},
+        )
+    return ReleaseOut(warrant_id=request_id, released=len(holds))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:07:03.774261
+Create Date: 2026-11-23 17:24:55.772594
 """
 
 from __future__ import annotations
@@ -110,14 +110,16 @@ def upgrade() -> None:
         "held_escrow",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("record_id", sa.LargeBinary(), nullable=False),
+        sa.Column("warrant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("custodian_index", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.Column("received_at", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("record_id", "custodian_index"),
+        sa.UniqueConstraint("record_id", "warrant_id", "custodian_index"),
     )
     with op.batch_alter_table("held_escrow", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_held_escrow_record_id"), ["record_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_held_escrow_warrant_id"), ["warrant_id"], unique=False)
 
     op.create_table(
         "hotlist_entry",
@@ -150,6 +152,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("principal", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_principal_token_hash"), ["token_hash"], unique=True)
+
+    op.create_table(
+        "record_hold",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.LargeBinary(), nullable=False),
+        sa.Column("warrant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("held_at", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("record_id", "warrant_id"),
+    )
+    with op.batch_alter_table("record_hold", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_record_hold_record_id"), ["record_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_record_hold_warrant_id"), ["warrant_id"], unique=False)
 
     op.create_table(
         "seen_nonce",
@@ -200,7 +215,6 @@ def upgrade() -> None:
         sa.Column("match_token", sa.LargeBinary(), nullable=False),
         sa.Column("received_at", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.Column("held_for", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["camera_id"],
             ["camera.id"],
@@ -232,6 +246,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_seen_nonce_expires_at"))
 
     op.drop_table("seen_nonce")
+    with op.batch_alter_table("record_hold", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_record_hold_warrant_id"))
+        batch_op.drop_index(batch_op.f("ix_record_hold_record_id"))
+
+    op.drop_table("record_hold")
     with op.batch_alter_table("principal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_principal_token_hash"))
 
@@ -242,6 +261,7 @@ def downgrade() -> None:
 
     op.drop_table("hotlist_entry")
     with op.batch_alter_table("held_escrow", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_held_escrow_warrant_id"))
         batch_op.drop_index(batch_op.f("ix_held_escrow_record_id"))
 
     op.drop_table("held_escrow")
