@@ -79,9 +79,26 @@ def test_query_terms_are_sealed_to_the_oversight_key(
     assert len(searches) == 2
     for entry in searches:
         details = entry["details"]
-        assert {"agency", "case", "purpose"} <= set(details)
-        terms = SealedBox(oversight).decrypt(b64d(details["terms_sealed"]))
-        assert parse_canonical_json(terms) == {"plates": [PLATE]}
+        assert {"agency", "purpose"} <= set(details)
+        assert "case" not in details  # a case number in clear would tip off its suspect
+        terms = parse_canonical_json(SealedBox(oversight).decrypt(b64d(details["terms_sealed"])))
+        assert terms["plates"] == [PLATE]
+        assert terms["case"] == "SPD-2026-0042"
+    search = searches[-1]["details"]
+    sealed = parse_canonical_json(SealedBox(oversight).decrypt(b64d(search["terms_sealed"])))
+    assert sealed["records"] == [b64e(record.header.record_id)]
+    # The public log never links a case to the records it pulled: no record id in clear
+    # in any access entry, of the server or of any custodian.
+    public = world.records.get("/v1/log/entries?limit=1000").text
+    for _, client in world.custodian_investigators:
+        public += client.get("/v1/log/entries?limit=1000").text
+    accesses = [
+        e
+        for e in world.records.get("/v1/log/entries?limit=1000").json()
+        if e["kind"].startswith("warrant.")
+    ]
+    assert b64e(record.header.record_id) not in str(accesses)
+    assert "SPD-2026-0042" not in public
 
 
 def test_the_in_process_scheduler_destroys_what_is_past_retention(world: Deployment) -> None:

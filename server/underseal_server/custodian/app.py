@@ -45,6 +45,7 @@ from underseal_server.identity import Principal, Role, issue_token, require
 from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
 from underseal_server.migrations import migrate
+from underseal_server.oversight import sealed_terms
 from underseal_server.retention import expired_epochs_before
 from underseal_server.scheduler import retention_lifespan
 from underseal_server.schemas import Identifier, Key32, Strict, decode_key
@@ -386,10 +387,13 @@ def _answer(
         details={
             "warrant": warrant.id,
             "court": warrant.court_id,
-            "case": warrant.case,
             "purpose": warrant.scope.purpose,
             "agency": caller.agency,
-            "records": [b64e(r) for r in record_ids],
+            "records": len(record_ids),
+            **sealed_terms(
+                state.settings.oversight_box_key,
+                {"case": warrant.case, "records": [b64e(r) for r in record_ids]},
+            ),
             "legal_hold": warrant.legal_hold,
         },
     )

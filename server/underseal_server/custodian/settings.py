@@ -30,6 +30,10 @@ class CustodianSettings(BaseSettings):
     unsafe_clock_offset_file: Path | None = Field(
         default=None, description="tests and demos only: seconds added to the clock, from a file"
     )
+    oversight_box_key: str | None = Field(
+        default=None,
+        description="base64url X25519 public key: the log seals case numbers and record ids to it",
+    )
     retention_interval_seconds: int = Field(
         default=3600, ge=0, le=86_400, description="in-process retention runs (0: cron only)"
     )

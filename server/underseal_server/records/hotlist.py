@@ -24,6 +24,7 @@ from underseal.plates import canonical, plausible
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
+from underseal_server.oversight import sealed_terms
 from underseal_server.records.models import HotlistEntry
 from underseal_server.records.state import Approver, HotlistReader, Importer, Officer, Server
 from underseal_server.schemas import Identifier, Strict
@@ -127,7 +128,11 @@ def add_entry(body: EntryIn, server: Server, officer: Officer) -> EntryOut:
             kind="hotlist.add",
             actor=officer.id,
             now=now,
-            details={"entry": entry.id, "reason": entry.reason, "case": entry.case_number},
+            details={
+                "entry": entry.id,
+                "reason": entry.reason,
+                **sealed_terms(server.settings.oversight_box_key, {"case": entry.case_number}),
+            },
         )
     return _out(entry)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 from pydantic import Field
 from sqlalchemy import delete
@@ -29,6 +28,7 @@ from underseal_server import auditlog
 from underseal_server.api_errors import ApiError
 from underseal_server.db import session_scope
 from underseal_server.identity import Principal
+from underseal_server.oversight import sealed_terms
 from underseal_server.records.camera_api import token_key_of
 from underseal_server.records.models import (
     Court,
@@ -90,11 +90,7 @@ class SearchOut(Strict):
 
 
 def _sealed_terms(server: ServerState, terms: dict[str, object]) -> dict[str, str]:
-    key = server.settings.oversight_box_key
-    if key is None:
-        return {}
-    box = SealedBox(PublicKey(b64d(key, size=32, field="oversight key")))
-    return {"terms_sealed": b64e(bytes(box.encrypt(canonical_json(terms))))}
+    return sealed_terms(server.settings.oversight_box_key, terms)
 
 
 def _out(row: WarrantRequest) -> RequestOut:
@@ -157,10 +153,9 @@ def file_request(body: RequestIn, server: Server, investigator: Investigator) ->
             details={
                 "request": body.id,
                 "agency": investigator.agency,
-                "case": body.case,
                 "purpose": body.purpose,
                 "plates": len(body.plates),
-                **_sealed_terms(server, {"plates": body.plates}),
+                **_sealed_terms(server, {"plates": body.plates, "case": body.case}),
             },
         )
     return _out(row)
@@ -219,12 +214,12 @@ def grant(request_id: Identifier, body: GrantIn, server: Server, court: CourtCal
             now=now,
             details={
                 "request": row.id,
-                "case": warrant.case,
                 "purpose": warrant.scope.purpose,
                 "not_after": warrant.not_after,
                 "max_records": warrant.max_records,
                 "legal_hold": warrant.legal_hold,
                 "plates": len(warrant.scope.plates),
+                **_sealed_terms(server, {"case": warrant.case}),
             },
         )
     return _out(row)
@@ -319,11 +314,17 @@ def search(warrant_id: Identifier, server: Server, investigator: Investigator) -
             details={
                 "warrant": warrant.id,
                 "agency": investigator.agency,
-                "case": warrant.case,
                 "purpose": warrant.scope.purpose,
-                "records": [b64e(r.record_id) for r in records],
+                "records": len(records),
                 "legal_hold": warrant.legal_hold,
-                **_sealed_terms(server, {"plates": list(warrant.scope.plates)}),
+                **_sealed_terms(
+                    server,
+                    {
+                        "plates": list(warrant.scope.plates),
+                        "case": warrant.case,
+                        "records": [b64e(r.record_id) for r in records],
+                    },
+                ),
             },
         )
     return SearchOut(
