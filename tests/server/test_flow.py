@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,9 +20,11 @@ from underseal_server.records.models import Record
 
 from tests.server.conftest import UrlFactory
 from tests.server.deployment import CAMERA, Deployment, ok
+from underseal.bundle import HotlistBundle
 from underseal.encoding import b64d, b64e
+from underseal.evidence import Evidence
 from underseal.merkle import verify_checkpoint, verify_consistency, verify_inclusion
-from underseal.sealed import SealedRecord
+from underseal.sealed import RecordHeader, SealedRecord, seal_record
 from underseal.signed_requests import sign_request
 from underseal.threshold import Partial
 from underseal.warrant import Warrant, WarrantScope
@@ -232,56 +236,55 @@ def test_ingest_is_idempotent_and_rejects_tampering_and_replay(world: Deployment
     assert reply.json()["error"]["code"] == "invalid_signature"
 
 
-def test_alerts_reach_the_dispatcher_sealed_and_expire(world: Deployment) -> None:
-    bundle = world.bundle()
-    record = world.seal_hit(PLATE, bundle)
-    sealed_alert = SealedBox(world.dispatch_box.public_key).encrypt(b'{"plate":"hit"}')
-    # The header must announce the alert size: re-seal with it.
-    from underseal.evidence import Evidence
-    from underseal.sealed import RecordHeader, seal_record
-
+def _send_alert(world: Deployment, bundle: HotlistBundle, message: bytes) -> None:
+    """A hit whose header announces a sealed alert for the dispatcher, ingested with it."""
+    sealed_alert = SealedBox(world.dispatch_box.public_key).encrypt(message)
+    match = bundle.match(PLATE)
+    assert match is not None
     header = RecordHeader(
-        record_id=record.header.record_id,
+        record_id=os.urandom(16),
         camera_id=CAMERA,
-        epoch=record.header.epoch,
-        match_token=record.header.match_token,
+        epoch=bundle.header.epoch,
+        match_token=match.token,
         alert_size=len(sealed_alert),
     )
+    evidence = Evidence(
+        plate=PLATE, confidence_pm=900, observed_at=world.clock(), camera_id=CAMERA,
+        latitude_e6=0, longitude_e6=0, hotlist_ref=b64e(match.ref), crop_jpeg="",
+    )  # fmt: skip
     record = seal_record(
         header=header,
-        evidence=Evidence(
-            plate=PLATE,
-            confidence_pm=900,
-            observed_at=world.clock(),
-            camera_id=CAMERA,
-            latitude_e6=0,
-            longitude_e6=0,
-            hotlist_ref="",
-            crop_jpeg="",
-        ).to_bytes(),
+        evidence=evidence.to_bytes(),
         epoch_key=world.certificate(header.epoch).public_key(),
         device=world.camera_key,
     )
-    import json
-
-    body = json.dumps(
-        {
-            "records": [b64e(record.to_bytes())],
-            "alerts": [
-                {
-                    "record_id": b64e(record.header.record_id),
-                    "dispatcher_id": "dispatch",
-                    "sealed": b64e(sealed_alert),
-                }
-            ],
-        }
-    ).encode()
+    alert = {
+        "record_id": b64e(header.record_id),
+        "dispatcher_id": "dispatch",
+        "sealed": b64e(sealed_alert),
+    }
+    body = json.dumps({"records": [b64e(record.to_bytes())], "alerts": [alert]}).encode()
     assert ok(world.camera_request("POST", "/v1/camera/records", body), 200)["alerts"] == 1
-    alerts = world.as_["dispatch"].get("/v1/alerts").json()
+
+
+def test_alerts_reach_the_dispatcher_sealed_until_acknowledged_or_expired(
+    world: Deployment,
+) -> None:
+    bundle = world.bundle()
+    _send_alert(world, bundle, b'{"plate":"hit"}')
+    dispatch = world.as_["dispatch"]
+    alerts = dispatch.get("/v1/alerts").json()
     assert len(alerts) == 1
     assert SealedBox(world.dispatch_box).decrypt(b64d(alerts[0]["sealed"])) == b'{"plate":"hit"}'
+    assert dispatch.get("/v1/alerts").json() == alerts  # delivered until acknowledged
+    acked = ok(dispatch.post("/v1/alerts/ack", json={"ids": [alerts[0]["id"]]}), 200)
+    assert acked == {"acknowledged": 1}
+    assert dispatch.get("/v1/alerts").json() == []
+    # An alert nobody acknowledges is dropped after its TTL all the same.
+    _send_alert(world, bundle, b'{"plate":"again"}')
+    assert len(dispatch.get("/v1/alerts").json()) == 1
     world.clock.advance(601)
-    assert world.as_["dispatch"].get("/v1/alerts").json() == []
+    assert dispatch.get("/v1/alerts").json() == []
 
 
 def test_audit_log_records_everything_and_verifies(world: Deployment) -> None:

@@ -44,6 +44,7 @@ RECORDS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/camera/bundle"): {CAMERA_ROLE},
     ("POST", "/v1/camera/records"): {CAMERA_ROLE},
     ("GET", "/v1/alerts"): {DISPATCHER},
+    ("POST", "/v1/alerts/ack"): {DISPATCHER},
     ("POST", "/v1/warrant-requests"): {INVESTIGATOR},
     ("GET", "/v1/warrant-requests/{request_id}"): {INVESTIGATOR},
     ("POST", "/v1/warrants/{warrant_id}/search"): {INVESTIGATOR},

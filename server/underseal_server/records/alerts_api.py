@@ -1,4 +1,10 @@
-"""Alerts for dispatchers: sealed to their key, relayed by long poll, gone after a short TTL."""
+"""Alerts for dispatchers: sealed to their key, relayed by long poll, gone after a short TTL.
+
+Delivery is by acknowledgement, not by "ids after the last one seen": on
+PostgreSQL two ingests can commit their alerts out of id order, and a
+cursor would skip the one that committed late. A dispatcher gets every
+unacknowledged live alert until it acknowledges it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -26,14 +33,14 @@ class AlertOut(Strict):
     created_at: int
 
 
-def _pending(server: ServerState, dispatcher: str, after: int) -> list[AlertOut]:
+def _pending(server: ServerState, dispatcher: str) -> list[AlertOut]:
     now = server.clock()
     with session_scope(server.engine, write=False) as session:
         rows = session.exec(
             select(Alert)
             .where(
                 Alert.dispatcher_id == dispatcher,
-                col(Alert.id) > after,
+                col(Alert.acked_at).is_(None),
                 Alert.expires_at > now,
             )
             .order_by(col(Alert.id))
@@ -55,14 +62,39 @@ def _pending(server: ServerState, dispatcher: str, after: int) -> list[AlertOut]
 async def poll(
     server: Server,
     dispatcher: DispatcherCaller,
-    after: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=30)] = 0,
 ) -> list[AlertOut]:
-    """Alerts after id ``after``; waits up to ``wait`` seconds for one to arrive (long poll)."""
+    """Unacknowledged live alerts; waits up to ``wait`` seconds for one to arrive (long poll)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        found = await run_in_threadpool(_pending, server, dispatcher.id, after)
+        found = await run_in_threadpool(_pending, server, dispatcher.id)
         if found or loop.time() >= deadline:
             return found
         await asyncio.sleep(min(0.25, max(deadline - loop.time(), 0)))
+
+
+class AckIn(Strict):
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class AckOut(Strict):
+    acknowledged: int
+
+
+@router.post("/ack")
+def acknowledge(body: AckIn, server: Server, dispatcher: DispatcherCaller) -> AckOut:
+    """Mark alerts as received (only this dispatcher's); they are not delivered again."""
+    now = server.clock()
+    with session_scope(server.engine) as session:
+        rows = session.exec(
+            select(Alert).where(
+                col(Alert.id).in_(body.ids),
+                Alert.dispatcher_id == dispatcher.id,
+                col(Alert.acked_at).is_(None),
+            )
+        ).all()
+        for row in rows:
+            row.acked_at = now
+            session.add(row)
+    return AckOut(acknowledged=len(rows))

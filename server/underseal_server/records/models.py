@@ -178,6 +178,7 @@ class Alert(SQLModel, table=True):
     sealed: bytes = Field(sa_column=_blob())
     created_at: int
     expires_at: int = Field(index=True)
+    acked_at: int | None = None
 
 
 class SeenNonce(SQLModel, table=True):
