@@ -217,8 +217,6 @@ def test_ingest_is_idempotent_and_rejects_tampering_and_replay(world: Deployment
     # A tampered record is refused and stores nothing.
     data = bytearray(world.seal_hit(PLATE, world.bundle()).to_bytes())
     data[-5] ^= 1
-    import json
-
     body = json.dumps({"records": [b64e(bytes(data))]}).encode()
     reply = world.camera_request("POST", "/v1/camera/records", body)
     assert reply.status_code in {403, 422}

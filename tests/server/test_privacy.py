@@ -119,3 +119,20 @@ def test_the_in_process_scheduler_destroys_what_is_past_retention(world: Deploym
                     break
                 time.sleep(0.1)
             assert done, app.title
+
+
+def test_an_oversized_body_is_refused_before_any_handler_reads_it(world: Deployment) -> None:
+    huge = b"x" * ((16 << 20) + 1)
+    _, client = world.custodian_investigators[0]
+    reply = client.post("/v1/partials", content=huge, headers={"content-type": "application/json"})
+    assert reply.status_code == 413
+    assert reply.json()["error"]["code"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:  # no content-length: the stream itself is counted
+        for _ in range(17):
+            yield b"x" * (1 << 20)
+
+    reply = client.post(
+        "/v1/partials", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 413

@@ -31,6 +31,7 @@ from underseal.tokens import TokenKey, TokenScheme
 from underseal.warrant import SignedWarrant, verify_warrant
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError, install_error_handlers
+from underseal_server.body_limit import BodyLimit
 from underseal_server.clock import Clock, OffsetFileClock, system_clock
 from underseal_server.custodian.models import (
     CustodianCamera,
@@ -277,7 +278,7 @@ def accept_share(body: ShareIn, state: State, admin: Admin) -> EndorsementOut:
 
 class PartialsIn(Strict):
     warrant: str = Field(max_length=1 << 20)
-    records: list[str] = Field(min_length=1, max_length=1000)
+    records: list[Annotated[str, Field(max_length=1 << 20)]] = Field(min_length=1, max_length=1000)
 
 
 class PartialOut(Strict):
@@ -524,6 +525,7 @@ def create_app(
     app.state.custodian = state
     app.state.log_host = LogHost(f"custodian-{settings.custodian_id}", engine, clock, signing)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=16 << 20)
     app.include_router(router)
     app.include_router(log_router)
 

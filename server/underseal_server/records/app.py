@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from underseal_server import auditlog
 from underseal_server.api_errors import install_error_handlers
+from underseal_server.body_limit import BodyLimit
 from underseal_server.clock import Clock, OffsetFileClock, system_clock
 from underseal_server.db import make_engine
 from underseal_server.log_api import LogHost
@@ -56,6 +57,7 @@ def create_app(
     app.state.records = state
     app.state.log_host = LogHost(settings.log_id, engine, clock, state.log_key)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=64 << 20)
     for module in (enrolment, epochs_api, hotlist, camera_api, alerts_api, warrants):
         app.include_router(module.router)
     app.include_router(log_router)

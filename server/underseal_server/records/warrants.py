@@ -345,7 +345,7 @@ class EscrowIn(Strict):
 
 
 class EscrowsIn(Strict):
-    escrows: list[EscrowIn] = Field(min_length=1, max_length=64 * 10_000)
+    escrows: list[EscrowIn] = Field(min_length=1, max_length=64 * 1000)
 
 
 class EscrowsOut(Strict):
