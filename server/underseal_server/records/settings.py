@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from underseal.encoding import b64d
@@ -54,6 +55,16 @@ class RecordsSettings(BaseSettings):
         if value not in PRESETS:
             raise ValueError(f"retention preset must be one of {sorted(PRESETS)}")
         return value
+
+    @model_validator(mode="after")
+    def _within_preset(self) -> Self:
+        # A preset names the longest period a law allows: a deployment may keep less.
+        if self.retention_days is not None and self.retention_days > PRESETS[self.retention_preset]:
+            raise ValueError(
+                f"retention_days exceeds the {self.retention_preset!r} preset's "
+                f"{PRESETS[self.retention_preset]} days; choose a preset that allows it"
+            )
+        return self
 
     @property
     def retention(self) -> int:

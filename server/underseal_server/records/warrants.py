@@ -167,8 +167,9 @@ def list_requests(
     caller: CourtCaller,
     status: Annotated[str | None, Query(pattern="^(requested|granted|denied)$")] = None,
 ) -> list[RequestOut]:
-    """Requests for the court to decide (courts only)."""
-    with session_scope(server.engine) as session:
+    """Requests for the court to decide (courts with an enrolled key only)."""
+    with session_scope(server.engine, write=False) as session:
+        _court_key(session, caller)
         query = select(WarrantRequest)
         if status is not None:
             query = query.where(WarrantRequest.status == status)
