@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,13 +49,13 @@ class Prepared:
     settings: Path
 
 
-def prepare(root: Path) -> Prepared:
+def prepare(root: Path, database: Callable[[str], str] | None = None) -> Prepared:
     """Enrol the camera, run the ceremony and list :data:`PLATE`, at the real time of day.
 
     The records server in the other process runs on the system clock, so the
     deployment's clock is set to it before the ceremony.
     """
-    world = Deployment(root)
+    world = Deployment(root, database_url=database)
     world.clock.now = int(time.time())
     world.ceremony(days=2)
     world.list_plate(PLATE)
@@ -74,7 +75,7 @@ def prepare(root: Path) -> Prepared:
     )
     path.chmod(0o600)
     # The server process owns the database from here on.
-    world.records_app.state.engine.dispose()
+    world.close()
     return Prepared(world, bundle, certificate, path)
 
 
@@ -132,8 +133,11 @@ def free_port() -> int:
 class ServerProcess:
     """``with ServerProcess(settings, log=...) as base_url:``: the records server, for the block."""
 
-    def __init__(self, settings: Path, *, log: Path, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, settings: Path, *, log: Path, start_timeout: float = 60.0, workers: int = 1
+    ) -> None:
         self.settings = settings
+        self.workers = workers
         self.log = log
         self.port = free_port()
         self.start_timeout = start_timeout
@@ -145,11 +149,22 @@ class ServerProcess:
 
     def __enter__(self) -> str:
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bench._server_world", "serve",
-                 str(self.settings), str(self.port)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            if self.workers == 1:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "bench._server_world", "serve",
+                     str(self.settings), str(self.port)],
+                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            else:  # several processes: the operator CLI, settings in the environment
+                fields = json.loads(self.settings.read_text())
+                env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSEAL_")}
+                env |= {f"UNDERSEAL_RECORDS_{k.upper()}": str(v) for k, v in fields.items()}
+                env["UNDERSEAL_RECORDS_RETENTION_INTERVAL_SECONDS"] = "0"
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "underseal_server.cli", "records", "serve",
+                     "--port", str(self.port), "--workers", str(self.workers)],
+                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+                )  # fmt: skip
         deadline = time.monotonic() + self.start_timeout
         with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
             while True:

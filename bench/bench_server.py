@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,7 @@ from bench._server_world import (
 )
 from bench.harness import Row, figure, report, row, time_per_call
 from tests.server.deployment import Deployment, ok, seed
+from tests.server.pgcluster import PostgresCluster, pg_bin
 from underseal.encoding import b64e
 
 CLIENTS = 8
@@ -162,11 +163,32 @@ def drive(base_url: str, requests: list[tuple[bytes, dict[str, str]]], batch: in
 
 
 def ingest_rows(scratch: Path, plan: Scale) -> list[Row]:
-    prepared = prepare(scratch)
+    """The same load on SQLite (one process) and on PostgreSQL (several), side by side."""
+    rows = _ingest_rows(scratch / "sqlite", plan, None, 1, "SQLite, 1 process")
+    if pg_bin() is None:
+        print("PostgreSQL is not installed: skipping its ingest rows", file=sys.stderr)
+        return rows
+    with PostgresCluster(durable=True) as cluster:
+        rows += _ingest_rows(
+            scratch / "postgresql", plan, cluster.database, 2, "PostgreSQL, 2 processes"
+        )
+    return rows
+
+
+def _ingest_rows(
+    scratch: Path,
+    plan: Scale,
+    database: Callable[[str], str] | None,
+    workers: int,
+    backend: str,
+) -> list[Row]:
+    scratch.mkdir(parents=True, exist_ok=True)
+    prepared = prepare(scratch, database)
     camera = prepared.world.camera_key
     rows: list[Row] = []
     size = 0
-    with ServerProcess(prepared.settings, log=scratch / "server.log") as base_url:
+    log = scratch / "server.log"
+    with ServerProcess(prepared.settings, log=log, workers=workers) as base_url:
         for batch, count in plan.ingest_requests.items():
             runs = []
             for _ in range(plan.ingest_runs):
@@ -179,7 +201,7 @@ def ingest_rows(scratch: Path, plan: Scale) -> list[Row]:
                 ]
                 del records
                 runs.append(drive(base_url, requests, batch))
-            label = f"ingest, batch {batch}, {CLIENTS} clients, loopback"
+            label = f"ingest, batch {batch}, {CLIENTS} clients, loopback, {backend}"
             rates = [r.stored / r.seconds for r in runs]
             p50s = [percentile(r.latencies, 50) for r in runs]
             p99s = [percentile(r.latencies, 99) for r in runs]
@@ -200,7 +222,8 @@ def ingest_rows(scratch: Path, plan: Scale) -> list[Row]:
                     requests_per_run=count,
                     record_bytes=size,
                     clients=CLIENTS,
-                    server="uvicorn (asyncio, h11), 1 process; SQLite WAL, synchronous=FULL",
+                    server=f"uvicorn (asyncio, h11), {backend}"
+                    + ("; WAL, synchronous=FULL" if database is None else "; fsync on, defaults"),
                     note="the client threads share the machine's cores with the server",
                 )
             rows += [rate, p50, p99, failed]

@@ -164,6 +164,7 @@ def _files(url: str) -> bytes:
     else:
         host = url.split("host=")[1].split("&")[0]
         paths = [p for p in (Path(host) / "data").rglob("*") if p.is_file()]
+    assert paths, "the scan found no database files"
     return b"".join(p.read_bytes() for p in paths)
 
 
