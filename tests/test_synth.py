@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from underseal_device.synth import (
+    PICTOGRAMS,
     PLATE_SIZE,
     SIGN_TEXTS,
     Effect,
@@ -20,6 +21,7 @@ from underseal_device.synth import (
     degrade,
     display,
     plate_fonts,
+    plate_like_fonts,
     random_layout,
     render_plate,
     render_sign,
@@ -97,6 +99,30 @@ def test_every_layout_option_renders() -> None:
     assert seen == {"none", "band", "hills", "sun", "stripes"}
 
 
+@pytest.mark.parametrize("shape", PICTOGRAMS)
+@pytest.mark.parametrize("pictogram", ["none", "left", "right"])
+def test_pictograms_and_open_fours_render(shape: str, pictogram: str) -> None:
+    rng = np.random.default_rng(5)
+    layout = dataclasses.replace(
+        random_layout(rng), emblem=shape, pictogram=pictogram, open_four=True, separator="\u00b7"
+    )
+    img = render_plate("4AB\u00b74CD", rng, layout=layout)
+    assert img.shape == (PLATE_SIZE[1], PLATE_SIZE[0], 3)
+    assert img.std() > 10
+
+
+def test_plate_like_faces_are_drawn_often_and_narrow() -> None:
+    like = set(plate_like_fonts())
+    if not like:
+        pytest.skip("no plate-like face installed (fonts-bebas-neue, fonts-opendin)")
+    assert like <= set(plate_fonts())
+    rng = np.random.default_rng(0)
+    layouts = [random_layout(rng) for _ in range(300)]
+    share = sum(layout.font in like for layout in layouts) / len(layouts)
+    assert 0.45 < share < 0.8  # half picked among them, the rest uniform over all faces
+    assert all(0.45 <= layout.char_width <= 1.1 for layout in layouts)
+
+
 @pytest.mark.parametrize("bad", ["", " - ", "ABC*12", "ÄBC123"])
 def test_render_plate_rejects_bad_text(bad: str) -> None:
     with pytest.raises(ValueError, match="plate text"):
@@ -146,6 +172,16 @@ def test_strong_degradation_still_well_formed() -> None:
         out = degrade(_clean_plate(), rng, strength=2.0, force=list(Effect))
         assert out.dtype == np.uint8
         assert out.shape[2] == 3
+
+
+def test_weak_strengths_degrade_without_error() -> None:
+    # Samplers draw strengths down to a quarter of theirs: every effect's range
+    # must stay valid there (about 8 of these 240 crops hit low-res, 6 low-light).
+    rng = np.random.default_rng(12)
+    plate = _clean_plate()
+    for i in range(240):
+        out = degrade(plate, rng, strength=0.1 + 0.2 * (i % 2))
+        assert out.dtype == np.uint8
 
 
 def test_degrade_rejects_bad_input() -> None:

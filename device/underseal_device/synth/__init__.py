@@ -9,12 +9,13 @@ here runs on the camera's reading path.
 
 from .dataset import SIGN_TEXTS, PlateSampler, Sample, render_sign
 from .degrade import EFFECT_PROBABILITY, Effect, degrade
-from .fonts import FontsNotFound, banner_fonts, plate_fonts
-from .plates import PLATE_SIZE, PlateLayout, Sticker, random_layout, render_plate
+from .fonts import FontsNotFound, banner_fonts, plate_fonts, plate_like_fonts
+from .plates import PICTOGRAMS, PLATE_SIZE, PlateLayout, Sticker, random_layout, render_plate
 from .texts import PlateText, display, sample_canonical, sample_text
 
 __all__ = [
     "EFFECT_PROBABILITY",
+    "PICTOGRAMS",
     "PLATE_SIZE",
     "SIGN_TEXTS",
     "Effect",
@@ -28,6 +29,7 @@ __all__ = [
     "degrade",
     "display",
     "plate_fonts",
+    "plate_like_fonts",
     "random_layout",
     "render_plate",
     "render_sign",

@@ -117,7 +117,10 @@ class PlateSampler:
 
     Same ``seed`` and index, same bytes: :meth:`sample_at` depends on
     ``(seed, index)`` only, and :meth:`sample` walks the indices 0, 1, 2...
-    ``strength`` is passed to :func:`~.degrade.degrade`.
+    ``strength`` is the greatest strength passed to :func:`~.degrade.degrade`:
+    each plate draws its own, uniform between a quarter of it and all of it,
+    so the stream mixes near-clean crops (a camera's close, well-lit
+    plates) with hard ones instead of degrading every sample alike.
     """
 
     def __init__(self, seed: int, *, strength: float = 1.0) -> None:
@@ -136,7 +139,8 @@ class PlateSampler:
         layout = random_layout(rng)
         text = sample_text(rng, separator=layout.separator, jurisdiction=layout.jurisdiction)
         plate = render_plate(text.displayed, rng, layout=layout)
-        image = degrade(plate, rng, strength=self._strength)
+        strength = self._strength * float(rng.uniform(0.25, 1.0))
+        image = degrade(plate, rng, strength=strength)
         return Sample(image=image, text=text.canonical, layout=layout, is_plate=True)
 
     def sign_at(self, index: int) -> Sample:

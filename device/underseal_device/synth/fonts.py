@@ -1,13 +1,17 @@
 """Fonts for synthetic plates, found among the machine's installed TrueType files.
 
 US plate lettering is a condensed bold sans (Penitentiary Gothic and its
-descendants). No package registry ships that face, so we use the closest
-freely packaged ones and squeeze them horizontally when drawing. The file
-names below are those of Debian's ``fonts-dejavu-core``,
-``fonts-liberation2``, ``fonts-freefont-ttf``, ``fonts-urw-base35`` (Nimbus
-Sans Narrow, a Helvetica Narrow metric clone), ``fonts-roboto-unhinted``
-(Roboto Condensed) and ``fonts-open-sans`` (Open Sans Condensed), all of
-which ``make setup`` installs; other distributions use the same names.
+descendants): tall glyphs about half as wide as high, strokes of even
+weight. No package registry ships that face, so we use the closest freely
+packaged ones and squeeze the wider ones horizontally when drawing. The
+file names below are those of Debian's ``fonts-bebas-neue`` (Bebas Neue, a
+condensed all-caps face) and ``fonts-opendin`` (Open DIN, after DIN 1451,
+the German plate and road-sign lettering), the two nearest to plate
+lettering, then ``fonts-dejavu-core``, ``fonts-liberation2``,
+``fonts-freefont-ttf``, ``fonts-urw-base35`` (Nimbus Sans Narrow, a
+Helvetica Narrow metric clone), ``fonts-roboto-unhinted`` (Roboto
+Condensed) and ``fonts-open-sans`` (Open Sans Condensed), all of which
+``make setup`` installs; other distributions use the same names.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ __all__ = [
     "BANNER_FONT_NAMES",
     "FONT_DIRS",
     "PLATE_FONT_NAMES",
+    "PLATE_LIKE_FONT_NAMES",
     "FontsNotFound",
     "banner_fonts",
     "load_font",
     "plate_fonts",
+    "plate_like_fonts",
     "text_mask",
 ]
 
@@ -39,9 +45,19 @@ FONT_DIRS: tuple[str, ...] = (
     os.path.expanduser("~/.fonts"),
 )
 
-#: Faces for the plate's main characters: bold sans, condensed first
-#: because they resemble plate lettering best.
+#: Faces drawn with natural proportions and even strokes close to plate
+#: lettering; :func:`~.plates.random_layout` picks one of these for half the
+#: plates (when any is installed).
+PLATE_LIKE_FONT_NAMES: tuple[str, ...] = (
+    "BebasNeue-Bold.otf",
+    "BebasNeue-Regular.otf",
+    "OSP-DIN.ttf",
+)
+
+#: Faces for the plate's main characters: bold sans, the plate-like and
+#: condensed ones first because they resemble plate lettering best.
 PLATE_FONT_NAMES: tuple[str, ...] = (
+    *PLATE_LIKE_FONT_NAMES,
     "NimbusSansNarrow-Bold.otf",
     "RobotoCondensed-Bold.ttf",
     "OpenSans-CondBold.ttf",
@@ -72,8 +88,8 @@ BANNER_FONT_NAMES: tuple[str, ...] = (
 
 _INSTALL_HINT = (
     "no usable TrueType font found for synthetic plates; looked for {names} under {dirs}. "
-    "Install fonts-dejavu-core, fonts-liberation2, fonts-freefont-ttf, fonts-urw-base35, "
-    "fonts-roboto-unhinted and fonts-open-sans "
+    "Install fonts-bebas-neue, fonts-opendin, fonts-dejavu-core, fonts-liberation2, "
+    "fonts-freefont-ttf, fonts-urw-base35, fonts-roboto-unhinted and fonts-open-sans "
     "(`make setup` does this), or put one of those files in ~/.local/share/fonts"
 )
 
@@ -115,6 +131,15 @@ def plate_fonts(dirs: Iterable[str] | None = None) -> tuple[str, ...]:
             message names the packages to install.
     """
     return _find(PLATE_FONT_NAMES, dirs)
+
+
+def plate_like_fonts(dirs: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Paths of the installed :data:`PLATE_LIKE_FONT_NAMES`; empty when none is installed.
+
+    Every path returned is also in :func:`plate_fonts` (same ``dirs``).
+    """
+    index = _index(tuple(FONT_DIRS if dirs is None else dirs))
+    return tuple(index[n] for n in PLATE_LIKE_FONT_NAMES if n in index)
 
 
 def banner_fonts(dirs: Iterable[str] | None = None) -> tuple[str, ...]:

@@ -3,16 +3,22 @@
 A US plate is 12" x 6" (2:1). Its characters are about 3" tall, centred; the
 state name runs along the top and a slogan along the bottom; registration
 stickers sit in the corners; two bolts hold it through holes 7" apart near
-the top edge; a dealer's frame often covers the edges. :func:`render_plate`
-draws that at :data:`PLATE_SIZE` pixels, with everything that varies between
-states and issues held in a :class:`PlateLayout`.
+the top edge; a dealer's frame often covers the edges. Many issues print a
+graphic in the characters' row (Florida's orange between the groups,
+Mississippi's lighthouse, Arizona's cactus at the left), and state
+typefaces draw a 4 with an open top; both are drawn here, because a reader
+that never saw them reads the graphic as a 4 or 7 and the 4 as an L.
+:func:`render_plate` draws all that at :data:`PLATE_SIZE` pixels, with
+everything that varies between states and issues held in a
+:class:`PlateLayout`.
 
 Ground truth. The text passed to :func:`render_plate` is the *displayed*
-text: it may hold one separator (space: a gap, ``-``: a dash, ``·``: a small
-emblem). Its ground truth is ``underseal.plates.canonical(text)``. When the
-layout stacks characters (``stacked="left"`` or ``"right"``), the first or
-last two letters/digits are drawn small, one above the other, as some states
-print a class or county code; they remain part of the ground truth in
+text: it may hold one separator (space: a gap, ``-``: a dash, ``·``: an
+emblem, from a dot to a graphic as tall as the characters). Its ground
+truth is ``underseal.plates.canonical(text)``. When the layout stacks
+characters (``stacked="left"`` or ``"right"``), the first or last two
+letters/digits are drawn small, one above the other, as some states print a
+class or county code; they remain part of the ground truth in
 reading order: left to right, and inside the stack top before bottom. So
 stacking never changes the ground truth.
 
@@ -32,10 +38,11 @@ from PIL import Image, ImageDraw
 
 from underseal.plates import JURISDICTIONS
 
-from .fonts import banner_fonts, load_font, plate_fonts, text_mask
+from .fonts import banner_fonts, load_font, plate_fonts, plate_like_fonts, text_mask
 from .texts import SEPARATOR_CHOICES
 
 __all__ = [
+    "PICTOGRAMS",
     "PLATE_SIZE",
     "SLOGANS",
     "Color",
@@ -97,6 +104,11 @@ _DEALERS: tuple[str, ...] = (
     "I'D RATHER BE FISHING",
 )
 
+#: Shapes of the graphics printed in the characters' row: a separator emblem
+#: (an orange, a state outline, a heart) or a pictogram beside the text (a
+#: cactus, a wheelchair, a badge). The reader must learn they are no character.
+PICTOGRAMS: tuple[str, ...] = ("disc", "ring", "heart", "cactus", "star", "blob", "strokes")
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
@@ -127,12 +139,15 @@ class PlateLayout:
     graphic_color: Color
     text_color: Color
     embossed: bool
-    weight: int  # -1 thinner, 0 as drawn, 1 bolder
+    weight: int  # -1 thinner, 0 as drawn, 1 bolder, 2 bolder still
     text_height: float  # character cap height / plate height
     char_width: float  # horizontal squeeze of the face, before fitting
     spacing: float  # gap between characters / cap height
     separator: str  # one of texts.SEPARATOR_CHOICES; what texts.display inserts
     emblem_color: Color
+    emblem: str  # shape of the separator emblem and pictogram: one of PICTOGRAMS
+    pictogram: str  # "none", "left" or "right": a graphic beside the characters, in their row
+    open_four: bool  # a "4" whose arm stops short of the stem, as state typefaces draw it
     stacked: str  # "none", "left" or "right"
     banner: str | None  # state name along the top
     banner_font: str
@@ -297,9 +312,16 @@ def random_layout(rng: np.random.Generator, *, jurisdiction: str | None = None) 
     frame: Color | None = None
     if rng.random() < 0.35:
         frame = _jitter(rng, _pick(rng, ((25, 25, 25), (190, 190, 195), (40, 40, 40))), 10)
+    # Half the plates use a face with plate-like proportions, when one is
+    # installed; real lettering is narrower and more even than most sans faces.
+    like = plate_like_fonts()
+    font = _pick(rng, like) if like and rng.random() < 0.5 else _pick(rng, plate_fonts())
+    # Plate glyphs are about 0.4-0.65 as wide as high: squeeze each face to
+    # such a width, whatever its own, rather than by a fixed factor.
+    char_width = float(np.clip(rng.uniform(0.40, 0.66) / _aspect(font), 0.45, 1.1))
     return PlateLayout(
         jurisdiction=code,
-        font=_pick(rng, plate_fonts()),
+        font=font,
         background=bg,
         background2=bg2,
         gradient=gradient,
@@ -307,12 +329,15 @@ def random_layout(rng: np.random.Generator, *, jurisdiction: str | None = None) 
         graphic_color=graphic_color,
         text_color=text_color,
         embossed=bool(rng.random() < 0.6),
-        weight=_pick(rng, (-1, 0, 0, 1)),
-        text_height=float(rng.uniform(0.40, 0.50)),
-        char_width=float(rng.uniform(0.55, 0.95)),
+        weight=_pick(rng, (-1, 0, 0, 1, 1, 2)),
+        text_height=float(rng.uniform(0.40, 0.54)),
+        char_width=char_width,
         spacing=float(rng.uniform(0.03, 0.16)),
         separator=_weighted(rng, SEPARATOR_CHOICES, (0.55, 0.2, 0.15, 0.1)),
         emblem_color=_contrasting(rng, bg) if rng.random() < 0.5 else (40, 40, 200),
+        emblem=_pick(rng, PICTOGRAMS),
+        pictogram=_weighted(rng, ("none", "left", "right"), (0.8, 0.15, 0.05)),
+        open_four=bool(rng.random() < 0.3),
         stacked=_weighted(rng, ("none", "left", "right"), (0.88, 0.08, 0.04)),
         banner=banner,
         banner_font=_pick(rng, banner_fonts()),
@@ -346,6 +371,76 @@ def _band(path: str) -> tuple[int, int]:
     return -min(int(b[1]) for b in boxes), max(int(b[3]) for b in boxes)
 
 
+@lru_cache(maxsize=32)
+def _aspect(path: str) -> float:
+    """Median width / cap height of the face's A-Z0-9 glyphs, as drawn."""
+    above, _ = _band(path)
+    widths = [_glyph(path, c).shape[1] for c in "ABCDEFGHJKLMNOPQRSTUVWXYZ023456789"]
+    return float(np.median(widths)) / above
+
+
+@lru_cache(maxsize=32)
+def _open_four(path: str) -> np.ndarray:
+    """A "4" drawn as state typefaces draw it: the arm is a near-vertical stroke
+    that stops short of the stem, so the top is open. Same band and stroke
+    weight as the face's own glyphs (the weight is read off its "I")."""
+    above, below = _band(path)
+    stroke = max(2, int((_glyph(path, "I").max(0) > 127).sum()))
+    w = _glyph(path, "4").shape[1]
+    img = np.zeros((above + below, w), np.uint8)
+    half = stroke // 2
+    stem_x = w - half - 1 - round(0.12 * w)
+    bar_y = round(0.70 * above)
+    cv2.line(img, (stem_x, half), (stem_x, above - half), 255, stroke, cv2.LINE_AA)
+    cv2.line(img, (half + round(0.18 * w), half), (half, bar_y), 255, stroke, cv2.LINE_AA)
+    cv2.line(img, (half, bar_y), (w - half - 1, bar_y), 255, stroke, cv2.LINE_AA)
+    return img
+
+
+def _pictogram(shape: str, w: int, h: int, seed: int) -> np.ndarray:
+    """A filled graphic of ``shape`` (one of :data:`PICTOGRAMS`) in an (h, w) mask."""
+    rng = np.random.default_rng(seed)
+    m = np.zeros((h, w), np.uint8)
+    cx, cy, r = w // 2, h // 2, max(2, min(w, h) // 2 - 1)
+    rx, ry = max(2, w // 2 - 1), max(2, h // 2 - 1)  # shapes that fill a tall or wide box
+    t = max(2, r // 3)
+    if shape == "disc":
+        cv2.ellipse(m, (cx, cy), (rx, round(ry * rng.uniform(0.8, 1.0))), 0, 0, 360, 255, -1)
+        cv2.line(m, (cx, cy - r), (cx + r // 2, cy - r - r // 3), 255, t, cv2.LINE_AA)  # a stalk
+    elif shape == "ring":
+        cv2.circle(m, (cx, cy), r - t // 2, 255, t, cv2.LINE_AA)
+    elif shape == "heart":
+        q = r // 2
+        cv2.circle(m, (cx - q, cy - q // 2), q + 1, 255, -1, cv2.LINE_AA)
+        cv2.circle(m, (cx + q, cy - q // 2), q + 1, 255, -1, cv2.LINE_AA)
+        tri = np.array([[cx - r, cy - q // 4], [cx + r, cy - q // 4], [cx, cy + r]], np.int32)
+        cv2.fillPoly(m, [tri], 255, cv2.LINE_AA)
+    elif shape == "cactus":
+        cv2.line(m, (cx, 1), (cx, h - 2), 255, t + 1, cv2.LINE_AA)
+        arm = round(0.4 * r)
+        cv2.line(m, (cx - arm, h // 4), (cx - arm, h // 2), 255, t, cv2.LINE_AA)
+        cv2.line(m, (cx - arm, h // 2), (cx, h // 2), 255, t, cv2.LINE_AA)
+        cv2.line(m, (cx + arm, h // 3), (cx + arm, 2 * h // 3), 255, t, cv2.LINE_AA)
+        cv2.line(m, (cx + arm, 2 * h // 3), (cx, 2 * h // 3), 255, t, cv2.LINE_AA)
+    elif shape == "star":
+        n = int(rng.integers(5, 9))
+        a = np.linspace(0, 2 * np.pi, 2 * n, endpoint=False) + rng.uniform(0, np.pi)
+        rr = np.where(np.arange(2 * n) % 2 == 0, 1.0, rng.uniform(0.4, 0.6))
+        pts = np.stack([cx + rx * rr * np.cos(a), cy + ry * rr * np.sin(a)], 1).astype(np.int32)
+        cv2.fillPoly(m, [pts], 255, cv2.LINE_AA)
+    elif shape == "blob":  # a state outline, a logo
+        a = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        rr = rng.uniform(0.55, 1.0, 9)
+        pts = np.stack([cx + rx * rr * np.cos(a), cy + ry * rr * np.sin(a)], 1).astype(np.int32)
+        cv2.fillPoly(m, [pts], 255, cv2.LINE_AA)
+    else:  # strokes: a figure, a tool, a wheelchair
+        for _ in range(int(rng.integers(3, 6))):
+            a0, a1 = rng.integers(0, (w, h), 2), rng.integers(0, (w, h), 2)
+            cv2.line(m, (int(a0[0]), int(a0[1])), (int(a1[0]), int(a1[1])), 255, t, cv2.LINE_AA)
+        cv2.circle(m, (cx, cy), max(2, r // 2), 255, t // 2 + 1, cv2.LINE_AA)
+    return m
+
+
 @lru_cache(maxsize=2048)
 def _glyph(path: str, ch: str) -> np.ndarray:
     """``ch`` as a uint8 mask, rows spanning the face's band, columns its ink."""
@@ -374,13 +469,18 @@ def _stacked_pair(path: str, top: str, bottom: str) -> np.ndarray:
     return out
 
 
-def _line(text: str, layout: PlateLayout) -> tuple[np.ndarray, np.ndarray, int]:
+def _line(
+    text: str, layout: PlateLayout, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Main-row masks (characters, emblems) at base size, and the cap height in rows."""
     above, below = _band(layout.font)
     chars = [c for c in text.upper() if c.isalnum()]
     stack = layout.stacked if len(chars) >= 5 else "none"
     gap = max(1, round(layout.spacing * above))
     pieces: list[tuple[str, np.ndarray | None, int]] = []  # (kind, mask, width)
+    side = ("pictogram", None, round(rng.uniform(0.5, 1.0) * above))
+    if layout.pictogram == "left":
+        pieces.append(side)
     i = 0
     for c in text.upper():
         if c.isalnum():
@@ -390,6 +490,8 @@ def _line(text: str, layout: PlateLayout) -> tuple[np.ndarray, np.ndarray, int]:
                 pass  # drawn as part of the stack
             elif stack == "right" and i == len(chars) - 2:
                 pieces.append(("glyph", _stacked_pair(layout.font, chars[-2], chars[-1]), 0))
+            elif c == "4" and layout.open_four:
+                pieces.append(("glyph", _open_four(layout.font), 0))
             else:
                 pieces.append(("glyph", _glyph(layout.font, c), 0))
             i += 1
@@ -398,7 +500,9 @@ def _line(text: str, layout: PlateLayout) -> tuple[np.ndarray, np.ndarray, int]:
         elif c == "-":
             pieces.append(("dash", None, round(0.38 * above)))
         else:  # the emblem, written as a middle dot
-            pieces.append(("emblem", None, round(0.42 * above)))
+            pieces.append(("emblem", None, round(rng.uniform(0.3, 0.9) * above)))
+    if layout.pictogram == "right":
+        pieces.append(side)
     widths = [p[1].shape[1] if p[1] is not None else p[2] for p in pieces]
     total = sum(widths) + gap * (len(pieces) - 1)
     rows = above + below
@@ -413,8 +517,20 @@ def _line(text: str, layout: PlateLayout) -> tuple[np.ndarray, np.ndarray, int]:
             y = above // 2 - t // 2
             ink[y : y + t, x + 2 : x + w - 2] = 255
         elif kind == "emblem":
-            r = w // 2 - 1
-            cv2.circle(emblem, (x + w // 2, above // 2), r, 255, -1, cv2.LINE_AA)
+            # A dot or a round graphic (Connecticut's dot, Florida's orange), or
+            # a taller one (Mississippi's lighthouse, New York's state outline).
+            if rng.random() < 0.4:
+                h, shape = min(w, above), "disc"
+            else:
+                h, shape = round(above * rng.uniform(0.6, 1.0)), layout.emblem
+            y = (above - h) // 2
+            emblem[y : y + h, x : x + w] = _pictogram(shape, w, h, int(rng.integers(1 << 30)))
+        else:  # a pictogram beside the text, up to the cap height
+            h = round(above * rng.uniform(0.7, 1.0))
+            y = (above - h) // 2
+            emblem[y : y + h, x : x + w] = _pictogram(
+                layout.emblem, w, h, int(rng.integers(1 << 30))
+            )
         x += w + gap
     return ink, emblem, above
 
@@ -547,15 +663,16 @@ def _frame(img: np.ndarray, layout: PlateLayout, rng: np.random.Generator) -> No
         _blend(img, mask, ink, side, _H - bottom)
 
 
-def _main_text(img: np.ndarray, text: str, layout: PlateLayout) -> None:
-    ink, emblem, cap = _line(text, layout)
+def _main_text(img: np.ndarray, text: str, layout: PlateLayout, rng: np.random.Generator) -> None:
+    ink, emblem, cap = _line(text, layout, rng)
     scale = layout.text_height * _H / cap
     h = max(1, round(ink.shape[0] * scale))
     w = ink.shape[1] * scale * layout.char_width
     w = max(1, round(min(w, 0.88 * _W)))  # too wide: squeeze, as plates do for 8 characters
     ink = cv2.resize(ink, (w, h), interpolation=cv2.INTER_LINEAR)  # scale 0.5-1
     if layout.weight:
-        k = np.ones((2, 2), np.uint8)
+        side = layout.weight + 1 if layout.weight > 0 else 2  # 2x2 adds ~1 px, 3x3 ~2 px
+        k = np.ones((side, side), np.uint8)
         ink = cv2.dilate(ink, k) if layout.weight > 0 else cv2.erode(ink, k)
     x = round((_W - w) / 2 + layout.offset * _W)
     y = round(0.54 * _H - layout.text_height * _H / 2)
@@ -614,7 +731,7 @@ def render_plate(
         _small_text(img, layout.slogan, layout.banner_font, layout.slogan_color, 0.895 * _H, height)
     if layout.rim:
         _rim(img, layout.text_color)
-    _main_text(img, text, layout)
+    _main_text(img, text, layout, rng)
     for s in layout.stickers:
         _sticker(img, s, rng)
     if layout.bolts:
