@@ -31,7 +31,7 @@ pytest:  ## tests/ and proofs/ (short hypothesis profile); no tests collected is
 bench:  ## run benchmarks: print tables, write JSON to bench/results/
 	$(BIN)/python -m bench
 
-train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~50 min on 2 cores); ARGS=--help
+train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2 cores); ARGS=--help
 	$(BIN)/python -m underseal_device.train.ocr $(ARGS)
 
 eval-deps:  ## install RapidOCR, the optional reference reader (its deps would replace OpenCV 4.x)
