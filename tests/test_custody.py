@@ -31,7 +31,8 @@ def sealed(plate: str, evidence: bytes) -> SealedRecord:
 
 WARRANT = sign_warrant(
     Warrant(
-        id="W-7", court_id="court-1", case="CR-7", issued_at=NOW - 60, not_after=NOW + 3_600,
+        id="W-7", court_id="court-1", investigator="det-7", case="CR-7",
+        issued_at=NOW - 60, not_after=NOW + 3_600,
         scope=WarrantScope(plates=("7ABC123",), time_from=epoch_start(EPOCH),
                            time_to=epoch_end(EPOCH), purpose="Stolen vehicle"),
         max_records=5,

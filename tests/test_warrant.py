@@ -32,7 +32,7 @@ KEY = keys.token_key()
 
 def warrant(**changes: object) -> Warrant:
     fields: dict[str, object] = {
-        "id": "W-1", "court_id": "alameda-superior", "case": "CR-1",
+        "id": "W-1", "court_id": "alameda-superior", "investigator": "det-1", "case": "CR-1",
         "issued_at": NOW - 60, "not_after": NOW + 86_400,
         "scope": WarrantScope(plates=("7ABC123", "5XYZ999"), time_from=epoch_start(EPOCH - 2),
                               time_to=epoch_end(EPOCH), cameras=("cam-1", "cam-2"),

@@ -127,6 +127,9 @@ class Warrant(_Strict):
 
     id: Identifier
     court_id: Identifier
+    # Who may use it: custodians answer only this account. Without it, anyone
+    # with an investigator account at t custodians could replay the bytes.
+    investigator: Identifier
     case: Text
     issued_at: UnixTime
     not_after: UnixTime

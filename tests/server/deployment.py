@@ -337,6 +337,7 @@ class Deployment:
         warrant = Warrant(
             id=warrant_id,
             court_id="superior-court",
+            investigator="detective",
             case="SPD-2026-0042",
             issued_at=now,
             not_after=now + 7 * 86_400 if not_after is None else not_after,

@@ -405,6 +405,7 @@ def test_a_legal_hold_needs_a_court_signed_case_key(world: Deployment) -> None:
         Warrant(
             id="w-x",
             court_id="superior-court",
+            investigator="detective",
             case="C",
             issued_at=1,
             not_after=2,
@@ -532,3 +533,21 @@ def test_concurrent_requests_cannot_pass_a_warrants_record_limit(world: Deployme
     with ThreadPoolExecutor(4) as pool:
         statuses = sorted(pool.map(ask, records))
     assert statuses == [200, 403, 403, 403]
+
+
+def test_a_warrant_is_usable_only_by_the_investigator_it_names(world: Deployment) -> None:
+    record = world.seal_hit(PLATE, world.bundle())
+    ok(world.ingest(record), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-1"), 200)["warrant"]
+    # Another investigator account at the custodian, holding the same warrant bytes.
+    admin = world.custodian_admins[0]
+    other = ok(admin.post("/v1/principals", json={"id": "rogue", "role": "investigator"}))
+    rogue = TestClient(
+        world.custodian_apps[0], headers={"authorization": f"Bearer {other['token']}"}
+    )
+    reply = rogue.post(
+        "/v1/partials", json={"warrant": warrant, "records": [b64e(record.to_bytes())]}
+    )
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "not_your_warrant"

@@ -341,6 +341,7 @@ def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster)
         Warrant(
             id="w-1",
             court_id="court",
+            investigator="detective",
             case="C-1",
             issued_at=now,
             not_after=now + 60 * 86_400,
@@ -388,6 +389,7 @@ def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster)
         Warrant(
             id="w-2",
             court_id="court",
+            investigator="detective",
             case="C-2",
             issued_at=now,
             not_after=now + 86_400,

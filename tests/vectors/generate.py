@@ -133,6 +133,7 @@ def warrant_vectors() -> dict[str, Any]:
     content = warrant.Warrant(
         id="W-2025-0001",
         court_id="alameda-superior",
+        investigator="det-garcia",
         case="CR-25-1234",
         issued_at=keys.NOW - 3_600,
         not_after=keys.NOW + 7 * 86_400,

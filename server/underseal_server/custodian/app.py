@@ -9,6 +9,7 @@ are logged too (an officer fishing for records leaves a trace).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -294,6 +295,11 @@ class PartialsOut(Strict):
     partials: list[PartialOut]
 
 
+def ct_equal_text(a: str, b: str) -> bool:
+    """Compare ids without an early exit (they are not secret, but cheap to protect)."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 def _key_share(row: Share) -> tuple[KeyShare, TokenKey]:
     """The stored share and token key as the core's types."""
     commitments = parse_canonical_json(row.commitments, what="commitments")["commitments"]
@@ -321,6 +327,8 @@ def _answer(
     warrant_bytes = b64d(body.warrant, field="warrant")
     # 1. The warrant is signed by a court this custodian registered, and valid now.
     warrant = verify_warrant(warrant_bytes, courts=courts, now=now)
+    if not ct_equal_text(warrant.investigator, caller.id):
+        raise ApiError(403, "not_your_warrant", "the warrant names another investigator")
     answers: list[PartialOut] = []
     record_ids: list[bytes] = []
     for number, text in enumerate(body.records):

@@ -206,6 +206,8 @@ def grant(request_id: Identifier, body: GrantIn, server: Server, court: CourtCal
         warrant = verify_warrant(data, courts=_court_key(session, court), now=now)
         if warrant.id != row.id:
             raise ApiError(422, "wrong_warrant", "the warrant's id is not the request's id")
+        if warrant.investigator != row.investigator:
+            raise ApiError(422, "wrong_warrant", "the warrant names another investigator")
         row.status, row.court_id, row.decided_at, row.warrant = "granted", court.id, now, data
         session.add(row)
         auditlog.append(
