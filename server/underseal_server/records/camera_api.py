@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 from pydantic import Field, ValidationError
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -323,7 +324,7 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
                 select(Record).where(col(Record.record_id).in_(list(parsed)))
             ).all()
         }
-        stored = 0
+        rows = []
         for record_id, (record, data) in parsed.items():
             if record_id in existing:
                 if existing[record_id] != data:
@@ -331,17 +332,20 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
                         409, "conflict", "a record id was stored before with other bytes"
                     )
                 continue
-            session.add(
-                Record(
-                    record_id=record_id,
-                    camera_id=record.header.camera_id,
-                    epoch=record.header.epoch,
-                    match_token=record.header.match_token,
-                    received_at=now,
-                    data=data,
-                )
+            rows.append(
+                {
+                    "record_id": record_id,
+                    "camera_id": record.header.camera_id,
+                    "epoch": record.header.epoch,
+                    "match_token": record.header.match_token,
+                    "received_at": now,
+                    "data": data,
+                }
             )
-            stored += 1
+        if rows:
+            # One executemany, not an ORM object per record: a third of ingest's CPU.
+            session.execute(insert(Record.__table__), rows)  # type: ignore[attr-defined]
+        stored = len(rows)
         relayed = 0
         for record_id, dispatcher_id, sealed in alerts:
             if record_id in existing:
