@@ -17,7 +17,16 @@ written only inside :attr:`PlateBox.box`, which is the quad's bounding box
 grown by one pixel (to hold the anti-aliased edge) and clipped to the
 frame. The box therefore contains every pixel the plate changed, by
 construction; ``tests/test_scenes.py`` checks it by rendering each plate
-twice in flat black and flat white.
+twice in flat black and flat white. (The camera's blur, applied last,
+spreads a plate's edge by a pixel or two past its box, as a real camera
+does.) Vehicles, vehicle shadows and occluders are drawn far to near, and
+every pixel remembers which plate or sign it shows, so how much of a plate
+is covered is counted, not estimated.
+
+Speed. About 20 scenes per second at 1280x720 on one core (``python -m
+bench scenes``): polygons are filled by OpenCV with sub-pixel precision,
+only plates and sign panels are warped (into their own boxes), and noise
+comes from a cached field.
 
 Ground truth. Scene ``i`` of seed ``s`` depends on ``(s, i)`` only. Plate
 texts are canonical (``underseal.plates.canonical(text) == text``); a plate
@@ -38,7 +47,7 @@ import numpy as np
 from underseal.plates import canonical
 
 from .dataset import SIGN_TEXTS
-from .degrade import _gamma_lut, _rounded
+from .degrade import _gamma_lut, _glare, _rounded  # the crop renderer's, shared not copied
 from .fonts import banner_fonts, plate_fonts, text_mask
 from .plates import Color, random_layout, render_plate
 from .texts import sample_text
@@ -227,11 +236,11 @@ def _pick(rng: np.random.Generator, items: tuple[Color, ...]) -> Color:
 
 
 def _jit(rng: np.random.Generator, c: Color, amount: int = 15) -> Color:
-    d = rng.integers(-amount, amount + 1, 3)
+    d = rng.integers(-amount, amount + 1, 3).tolist()
     return (
-        int(np.clip(c[0] + d[0], 0, 255)),
-        int(np.clip(c[1] + d[1], 0, 255)),
-        int(np.clip(c[2] + d[2], 0, 255)),
+        min(255, max(0, c[0] + d[0])),
+        min(255, max(0, c[1] + d[1])),
+        min(255, max(0, c[2] + d[2])),
     )
 
 
@@ -595,6 +604,32 @@ def _draw_vehicle(cv: _Canvas, v: _Vehicle, rng: np.random.Generator, lit: bool)
         n, f = _apply(m, band), _far(v, band)
         win = np.array([n[0], n[1], f[1] + (n[1] - f[1]) * 0.15, f[0] + (n[0] - f[0]) * 0.15])
         cv.poly([win], _shade(glass, 0.9))
+    # Wheels along the side the camera sees, where it sees that side at all.
+    foot = _apply(m, np.array([[side * 0.5, 0.0]]))[0]
+    far_foot = v.vp + (foot - v.vp) * v.zeta
+    wv = float(
+        np.hypot(*(_apply(m, np.array([[0.5, 0.0]])) - _apply(m, np.array([[-0.5, 0.0]])))[0])
+    )
+    reach = abs(float(far_foot[0] - foot[0]))
+    if reach > 3:
+        squeeze = reach / (reach + wv)
+        axles = (0.18, 0.82) if v.kind not in ("truck", "bus") else (0.15, 0.3, 0.85)
+        wheels, hubs = [], []
+        for d in axles:
+            shrink = 1.0 / (1.0 + d * (1.0 / v.zeta - 1.0))
+            cx, cy = (float(t) for t in v.vp + (foot - v.vp) * shrink)
+            r = 0.34 / k.width_m * wv * shrink
+            axes = (max(1, round(r * squeeze * 16)), max(1, round(r * 16)))
+            centre = (round(cx * 16), round((cy - r) * 16))
+            wheels.append(
+                np.asarray(cv2.ellipse2Poly(centre, axes, 0, 0, 360, 20), np.float64) / 16
+            )
+            hub_axes = (max(1, axes[0] // 2), max(1, axes[1] // 2))
+            hubs.append(
+                np.asarray(cv2.ellipse2Poly(centre, hub_axes, 0, 0, 360, 30), np.float64) / 16
+            )
+        cv.poly(wheels, (25, 25, 25))
+        cv.poly(hubs, (120, 120, 125))
     # Tyres, then the face.
     tyre = (22, 22, 22)
     cv.poly([_rect(-0.46, 0.0, -0.26, 0.2), _rect(0.26, 0.0, 0.46, 0.2)], tyre, m)
@@ -833,7 +868,11 @@ def _plan_vehicles(
             sil = np.concatenate(
                 [_rect(-0.5, 0.0, 0.5, kd.body), _trap(kd.cab_bottom, kd.cab_top, kd.body, kd.top)]
             )
-            sbox = _box_of(_apply(g @ m, sil), w, h)
+            # The whole body, far end and sides included, as the camera sees it.
+            zeta = 1.0 / (1.0 + kd.length_m * scale / world.focal)
+            near = _apply(m, sil)
+            hull = np.concatenate([near, world.vp + (near - world.vp) * zeta])
+            sbox = _box_of(_apply(g, hull), w, h)
             depth = float(_apply(m, np.array([[0.0, 0.0]]))[0, 1])
             # Refuse poses where a plate would be mostly hidden by another
             # vehicle (a few partial occlusions are wanted), or plates touch.
@@ -859,7 +898,7 @@ def _plan_vehicles(
                 view=view,
                 m=m,
                 vp=world.vp,
-                zeta=1.0 / (1.0 + kd.length_m * scale / world.focal),
+                zeta=zeta,
                 depth=depth,
                 plate=len(plates) if has_plate else -1,
                 plate_local=corners if has_plate else None,
@@ -1279,8 +1318,6 @@ def _effects(img: np.ndarray, cv: _Canvas, world: _World, rng: np.random.Generat
         glow = cv2.resize(glow, (cv.w, cv.h), interpolation=cv2.INTER_LINEAR)
         img = cv2.scaleAdd(glow, float(rng.uniform(0.8, 2.0)), img)
     elif rng.random() < 0.06:  # sun glare
-        from .degrade import _glare
-
         img = _glare(img, rng, float(rng.uniform(0.5, 1.0)))
     if rng.random() < 0.2:  # motion blur (traffic crosses the view)
         img = cv2.blur(img, (int(rng.integers(3, 12)), 1))
