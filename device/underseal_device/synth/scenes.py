@@ -1474,8 +1474,8 @@ class SceneSampler:
         for i, px in sorted(drawn_negs):
             n = negs[i]
             now = int(np.count_nonzero(cv.ids == 128 + i))
-            if px == 0 or now < 0.4 * px:
-                continue
+            if px == 0 or now < 0.4 * px or _in_frame(n.quad, w, h) < 0.5:
+                continue  # mostly hidden or out of view: no longer a hard negative
             out_negs.append(NegativeBox(n.quad, _box_of(n.quad, w, h), n.text, n.kind))
             kept_negs.append(i)
         img = cv.img if probe is not None else _effects(cv.img, cv, world, fx)
