@@ -117,7 +117,10 @@ def keygen(
     if out_file is None:
         out.print(text, end="", markup=False, highlight=False)
         return
-    fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(f"{out_file} exists: a key file is never overwritten")
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     err.print(f"wrote {out_file} (mode 0600)")
