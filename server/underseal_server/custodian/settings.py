@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from underseal.encoding import IDENTIFIER_PATTERN, b64d
 from underseal.errors import Malformed
-from underseal_server.retention import PRESETS
+from underseal_server.retention import RetentionSettings
 
 __all__ = ["CustodianSettings"]
 
 
-class CustodianSettings(BaseSettings):
+class CustodianSettings(BaseSettings, RetentionSettings):
     """One custodian's identity, keys and policy; secrets have no defaults."""
 
     model_config = SettingsConfigDict(
@@ -35,11 +34,6 @@ class CustodianSettings(BaseSettings):
         default=None,
         description="base64url X25519 public key: the log seals case numbers and record ids to it",
     )
-    retention_interval_seconds: int = Field(
-        default=3600, ge=0, le=86_400, description="in-process retention runs (0: cron only)"
-    )
-    retention_preset: str = "default"
-    retention_days: int | None = Field(default=None, ge=1, le=3650)
     min_threshold: int = Field(default=2, ge=2, le=64)
 
     @field_validator("signing_key", "box_key")
@@ -59,27 +53,3 @@ class CustodianSettings(BaseSettings):
         except Malformed:
             raise ValueError("must be 32 bytes in unpadded base64url") from None
         return value
-
-    @field_validator("retention_preset")
-    @classmethod
-    def _preset(cls, value: str) -> str:
-        if value not in PRESETS:
-            raise ValueError(f"retention preset must be one of {sorted(PRESETS)}")
-        return value
-
-    @model_validator(mode="after")
-    def _within_preset(self) -> Self:
-        # A preset names the longest period a law allows: a deployment may keep less.
-        if self.retention_days is not None and self.retention_days > PRESETS[self.retention_preset]:
-            raise ValueError(
-                f"retention_days exceeds the {self.retention_preset!r} preset's "
-                f"{PRESETS[self.retention_preset]} days; choose a preset that allows it"
-            )
-        return self
-
-    @property
-    def retention(self) -> int:
-        """Retention in days: the explicit setting, else the preset's."""
-        if self.retention_days is not None:
-            return self.retention_days
-        return PRESETS[self.retention_preset]

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from underseal.encoding import b64d
 from underseal.errors import Malformed
-from underseal_server.retention import PRESETS
+from underseal_server.retention import RetentionSettings
 
 __all__ = ["RecordsSettings"]
 
 
-class RecordsSettings(BaseSettings):
+class RecordsSettings(BaseSettings, RetentionSettings):
     """Everything a records server needs; secrets have no defaults."""
 
     model_config = SettingsConfigDict(env_prefix="UNDERSEAL_RECORDS_", frozen=True, extra="forbid")
@@ -27,11 +26,6 @@ class RecordsSettings(BaseSettings):
     unsafe_clock_offset_file: Path | None = Field(
         default=None, description="tests and demos only: seconds added to the clock, from a file"
     )
-    retention_interval_seconds: int = Field(
-        default=3600, ge=0, le=86_400, description="in-process retention runs (0: cron only)"
-    )
-    retention_preset: str = "default"
-    retention_days: int | None = Field(default=None, ge=1, le=3650)
     alert_ttl_seconds: int = Field(default=600, ge=10, le=86_400)
     bundle_days: int = Field(default=1, ge=1, le=7)
     oversight_box_key: str | None = Field(
@@ -48,29 +42,3 @@ class RecordsSettings(BaseSettings):
         except Malformed:
             raise ValueError("must be a base64url Ed25519 seed of 32 bytes") from None
         return value
-
-    @field_validator("retention_preset")
-    @classmethod
-    def _preset(cls, value: str) -> str:
-        if value not in PRESETS:
-            raise ValueError(f"retention preset must be one of {sorted(PRESETS)}")
-        return value
-
-    @model_validator(mode="after")
-    def _within_preset(self) -> Self:
-        # A preset names the longest period a law allows: a deployment may keep less.
-        if self.retention_days is not None and self.retention_days > PRESETS[self.retention_preset]:
-            raise ValueError(
-                f"retention_days exceeds the {self.retention_preset!r} preset's "
-                f"{PRESETS[self.retention_preset]} days; choose a preset that allows it"
-            )
-        return self
-
-    @property
-    def retention(self) -> int:
-        """Retention in days: the explicit setting, else the preset's."""
-        return (
-            self.retention_days
-            if self.retention_days is not None
-            else PRESETS[self.retention_preset]
-        )
