@@ -1,0 +1,147 @@
+"""The camera's main loop: capture → read → track and vote → match → seal → outbox.
+
+Per frame: the sampler and the motion gate decide whether the frame is worth
+reading; the reader finds and reads plates; the tracker groups the reads of
+each plate and, when a plate has left the view, hands back one voted pass.
+Each pass is matched against the current hotlist bundle. A hit is sealed and
+put in the outbox before the loop goes on; anything else is dropped right
+there: its text, tokens and crop go out of scope with the pass, and only a
+total count changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from underseal_device.camera.capture import Frame, FrameSource, MotionGate, Sampler
+from underseal_device.camera.counters import Counters
+from underseal_device.camera.errors import NoEpochKey
+from underseal_device.camera.hits import HitSealer, SealedHit
+from underseal_device.camera.matching import Matcher
+from underseal_device.camera.outbox import Outbox
+from underseal_device.camera.tracking import Tracker
+from underseal_device.camera.vote import PassRead
+from underseal_device.errors import BadImage
+from underseal_device.reads import Reader
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Runs frames through a :class:`Reader` to sealed hits in the outbox.
+
+    ``reader`` is any reader (the real one comes from
+    :func:`underseal_device.camera.readers.default_reader`). ``clock`` gives
+    the wall-clock time stamped on evidence and used to pick the bundle.
+    """
+
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        matcher: Matcher,
+        sealer: HitSealer,
+        outbox: Outbox,
+        tracker: Tracker | None = None,
+        sampler: Sampler | None = None,
+        motion: MotionGate | None = None,
+        counters: Counters | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reader = reader
+        self.matcher = matcher
+        self.sealer = sealer
+        self.outbox = outbox
+        self.tracker = tracker or Tracker()
+        self.sampler = sampler or Sampler()
+        self.motion = motion
+        self.counters = counters or Counters()
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.matcher!r}, {self.tracker!r})"
+
+    def process(self, frame: Frame) -> list[SealedHit]:
+        """Run one frame; return the hits sealed and queued because a pass ended."""
+        c = self.counters
+        c.frames_in += 1
+        if not self.sampler.keep(frame):
+            c.frames_sampled_out += 1
+            return []
+        if self.motion is not None and not self.motion.moved(frame):
+            c.frames_still += 1
+            return self._conclude(self.tracker.expire(frame.timestamp))
+        try:
+            reads = self.reader.read(frame.image)
+        except BadImage:
+            c.frames_bad += 1
+            return []
+        now = self._clock()
+        c.frame_processed(now)
+        c.reads += len(reads)
+        c.hour(now).reads += len(reads)
+        return self._conclude(self.tracker.update(reads, frame.timestamp))
+
+    def finish(self) -> list[SealedHit]:
+        """End every open track (end of stream or shutdown) and queue their hits."""
+        return self._conclude(self.tracker.flush())
+
+    def _conclude(self, passes: list[PassRead]) -> list[SealedHit]:
+        hits: list[SealedHit] = []
+        for passed in passes:
+            hit = self._one(passed)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    def _one(self, passed: PassRead) -> SealedHit | None:
+        c = self.counters
+        now = self._clock()
+        c.passes += 1
+        c.hour(now).passes += 1
+        if not passed.readings:
+            c.passes_unreadable += 1
+            return None
+        observed_at = int(now)
+        if self.matcher.store.bundle_for(observed_at) is None:
+            c.passes_unchecked += 1  # no valid bundle: fail closed, match nothing
+            return None
+        found = self.matcher.match(passed, now=observed_at)
+        if found is None:
+            return None  # a non-hit: forgotten here
+        try:
+            sealed = self.sealer.seal(passed, found, observed_at=observed_at)
+        except NoEpochKey:
+            c.hits_unsealed += 1
+            log.warning("a hit could not be sealed: no endorsed epoch key for its epoch")
+            return None
+        self.outbox.put(sealed)
+        c.hits += 1
+        c.hour(now).hits += 1
+        log.info("hit sealed and queued (record %s)", sealed.record_id.hex())
+        return sealed
+
+    def run(
+        self,
+        source: FrameSource,
+        *,
+        stop: threading.Event | None = None,
+        on_frame: Callable[[Counters], None] | None = None,
+    ) -> Counters:
+        """Process ``source`` to its end (or until ``stop`` is set), then flush open tracks."""
+        try:
+            for frame in source.frames():
+                self.process(frame)
+                if on_frame is not None:
+                    on_frame(self.counters)
+                if stop is not None and stop.is_set():
+                    break
+        finally:
+            self.finish()
+            source.close()
+        return self.counters
