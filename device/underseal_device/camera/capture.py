@@ -307,8 +307,12 @@ class Sampler:
         if frame.timestamp + 1e-9 < self._next_due:
             return False
         period = 1.0 / self.fps
-        # Catch up on a late frame without bunching: due times stay on the grid.
-        self._next_due = max(self._next_due + period, frame.timestamp + period / 2)
+        # Due times stay on a grid (no drift); a frame more than half a period
+        # late (a gap in the source) starts a new grid at itself.
+        if frame.timestamp - self._next_due > period / 2:
+            self._next_due = frame.timestamp + period
+        else:
+            self._next_due += period
         return True
 
 

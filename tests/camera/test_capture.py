@@ -1,0 +1,123 @@
+"""Capture through OpenCV: files, folders, clean ends, bad input, sampling, motion, reconnects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.camera.traffic import Vehicle, colour, render, write_folder, write_video
+from underseal_device.camera.capture import (
+    Backoff,
+    FolderSource,
+    Frame,
+    MotionGate,
+    Sampler,
+    VideoSource,
+    open_source,
+)
+from underseal_device.camera.errors import SourceError, SourceLost
+
+MOVING = [Vehicle(colour(0), start=3, frames=6, lane=0, readings=(("X", 1.0),))]
+
+
+def test_a_video_file_yields_every_frame_then_ends_cleanly(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "road.avi", render(MOVING, 12))
+    source = open_source(str(path))
+    frames = list(source.frames())
+    assert [f.index for f in frames] == list(range(12))
+    assert frames[0].image.shape == (180, 320, 3)
+    assert frames[0].image.dtype == np.uint8
+    stamps = [f.timestamp for f in frames]
+    assert stamps == sorted(stamps)
+    assert stamps[-1] == pytest.approx(1.1, abs=0.05)  # 10 fps
+
+
+def test_a_folder_yields_its_images_in_name_order_and_skips_a_bad_one(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "f", render(MOVING, 5))
+    (folder / "frame-00002.png").write_bytes(b"not a png")
+    (folder / "notes.txt").write_text("ignored")
+    source = open_source(folder)
+    assert isinstance(source, FolderSource)
+    frames = list(source.frames())
+    assert len(frames) == 4
+    assert source.bad_frames == 1
+    assert frames[1].timestamp == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: str(p / "missing.mp4"), "not a camera index, a stream URL, a folder"),
+        (lambda p: (p / "empty").mkdir() or str(p / "empty"), "holds no image files"),
+        (lambda p: (p / "junk.avi").write_bytes(b"\x00" * 64) and str(p / "junk.avi"), "video"),
+    ],
+    ids=["missing", "empty-folder", "not-a-video"],
+)
+def test_unreadable_input_is_a_clear_error(tmp_path: Path, make: object, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        spec = make(tmp_path)  # type: ignore[operator]
+        list(open_source(spec).frames())
+
+
+def test_a_folder_whose_images_all_fail_to_decode_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"junk")
+    with pytest.raises(SourceError, match="no image"):
+        list(FolderSource(tmp_path).frames())
+
+
+def test_stream_credentials_never_appear_in_the_source_name() -> None:
+    source = open_source("rtsp://admin:hunter2@10.0.0.5:554/live?token=abc")
+    assert "hunter2" not in repr(source)
+    assert "token" not in repr(source)
+
+
+def test_a_live_stream_that_drops_is_reopened_with_exponential_backoff(tmp_path: Path) -> None:
+    first = write_video(tmp_path / "a.avi", render(MOVING, 4))
+    second = write_video(tmp_path / "b.avi", render(MOVING, 3, seed=2))
+    # The stream: a.avi plays, then the server is gone for two tries, then b.avi, then gone.
+    script = iter([first, tmp_path / "gone", tmp_path / "gone", second])
+    sleeps: list[float] = []
+
+    def opener() -> cv2.VideoCapture:
+        return cv2.VideoCapture(str(next(script, tmp_path / "gone")))
+
+    source = VideoSource(
+        opener,
+        live=True,
+        name="stream test",
+        backoff=Backoff(initial=0.5, factor=2, maximum=3, attempts=4),
+        sleep=sleeps.append,
+        clock=iter(float(i) for i in range(1000)).__next__,
+    )
+    frames = []
+    with pytest.raises(SourceLost, match="did not come back after 4 reconnect attempts"):
+        frames.extend(source.frames())
+    assert len(frames) == 7  # every frame of both, in order
+    assert [f.index for f in frames] == list(range(7))
+    # Reconnect 1: two failures then success (0.5, 1, 2); reconnect 2: never (0.5, 1, 2, 3).
+    assert sleeps == [0.5, 1.0, 2.0, 0.5, 1.0, 2.0, 3.0]
+    assert source.reconnects == 1
+
+
+def test_sampling_by_rate_and_by_interval() -> None:
+    image = np.zeros((4, 4, 3), np.uint8)
+    frames = [Frame(i, i / 30, image) for i in range(60)]  # 2 s at 30 fps
+    by_rate = Sampler(fps=5)
+    assert sum(by_rate.keep(f) for f in frames) == 10
+    every = Sampler(every=4)
+    assert [f.index for f in frames if every.keep(f)] == list(range(0, 60, 4))
+    with pytest.raises(ValueError, match="positive"):
+        Sampler(fps=0)
+
+
+def test_motion_gate_skips_a_still_road_and_passes_a_moving_plate() -> None:
+    frames = render(MOVING, 12)
+    gate = MotionGate()
+    passed = [i for i, image in enumerate(frames) if gate.moved(Frame(i, i / 10, image))]
+    # The first frame, then the frames in which the plate moves (3..8) and the one it leaves.
+    assert passed[0] == 0
+    assert set(range(3, 10)) <= set(passed)
+    assert not set(passed) & {1, 2, 10, 11}
