@@ -3,10 +3,10 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest bench vectors train-ocr eval-ocr eval-deps clean
+.PHONY: help setup test lint typecheck contracts pytest bench vectors train-ocr train-detector eval eval-ocr eval-deps clean
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 setup:  ## create .venv and install everything (system packages too)
 	bash scripts/setup.sh
@@ -34,9 +34,15 @@ bench:  ## run benchmarks: print tables, write JSON to bench/results/
 train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2 cores); ARGS=--help
 	$(BIN)/python -m underseal_device.train.ocr $(ARGS)
 
+train-detector:  ## train the plate detector on rendered scenes (CPU, ~40 min on 2 cores); ARGS=--help
+	$(BIN)/python -m underseal_device.train.detector $(ARGS)
+
 eval-deps:  ## install RapidOCR, the optional reference reader (its deps would replace OpenCV 4.x)
 	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 pyclipper==1.4.0 \
 		shapely==2.2.0 PyYAML==6.0.3 six==1.17.0
+
+eval:  ## the reader (detector + OCR) on ../shared/benchmarks/openalpr scenes, beside RapidOCR and Haar
+	$(BIN)/python -m bench.eval_reader $(ARGS)
 
 eval-ocr:  ## the recognizer on ../shared/benchmarks/openalpr crops, beside RapidOCR and OpenALPR
 	$(BIN)/python -m bench.eval_ocr $(ARGS)

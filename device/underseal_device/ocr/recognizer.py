@@ -12,7 +12,6 @@ Pipeline: ``as_gray → resize → scale → run → softmax → CTC greedy deco
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from underseal_device.errors import BadImage, ModelIntegrityError
+from underseal_device.integrity import verified_bytes
 from underseal_device.ocr.images import as_gray, to_input
 
 __all__ = [
@@ -163,18 +163,7 @@ class ModelSpec:
 
 
 def _verified_bytes(spec: ModelSpec, pinned: str | None) -> bytes:
-    try:
-        data = spec.path.read_bytes()
-    except OSError:
-        raise ModelIntegrityError(f"model file {spec.path} is missing") from None
-    digest = hashlib.sha256(data).hexdigest()
-    for source, expected in (("the manifest", spec.sha256), ("the code", pinned)):
-        if expected is not None and digest != expected:
-            raise ModelIntegrityError(
-                f"model file {spec.path.name} has SHA-256 {digest[:16]}…, "
-                f"{source} pins {expected[:16]}…: refusing to load it"
-            )
-    return data
+    return verified_bytes(spec.path, spec.sha256, pinned)
 
 
 class Recognizer:
@@ -280,6 +269,30 @@ class Recognizer:
         for start in range(0, len(batch), MAX_BATCH):
             for probs in self.run(batch[start : start + MAX_BATCH]):
                 out.append(_beam(probs, self.spec.alphabet, k, width))
+        return out
+
+    def read(
+        self, crops: Sequence[object], *, k: int = 3, width: int = 8
+    ) -> list[tuple[PlateText, list[Candidate]]]:
+        """Greedy read and the ``k`` best readings of each crop, from one model run.
+
+        What the camera needs per plate: the read to vote on and the
+        candidates to match (see :meth:`recognize` and :meth:`candidates`).
+
+        Raises:
+            BadImage: a crop that is not a readable image.
+            ValueError: ``k`` or ``width`` below 1, or ``width`` below ``k``.
+        """
+        if k < 1 or width < k:
+            raise ValueError("need 1 <= k <= width")
+        if isinstance(crops, np.ndarray):
+            raise BadImage("pass a sequence of crops, not one array")
+        batch = self.preprocess(crops)
+        out: list[tuple[PlateText, list[Candidate]]] = []
+        for start in range(0, len(batch), MAX_BATCH):
+            probs = self.run(batch[start : start + MAX_BATCH])
+            for read, p in zip(self.decode(probs), probs, strict=True):
+                out.append((read, _beam(p, self.spec.alphabet, k, width)))
         return out
 
     def recognize(self, crops: Sequence[object]) -> list[PlateText]:

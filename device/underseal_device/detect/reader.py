@@ -1,0 +1,117 @@
+"""``read(frame) -> list[PlateRead]``: the detector, then the recognizer, then the plate grammar.
+
+Each detected box is widened by a small margin (the recognizer was trained
+on tight detector-like crops and on loose ones) and cut from the full-size
+frame, so small plates keep every pixel the camera caught. All crops of a
+frame go through the recognizer in one batch. A reading that the plate
+grammar (:func:`underseal.plates.plausible`) rejects — sign words,
+impossible lengths — is dropped, and so are such candidates; the box stays,
+with empty text, so a tracker still sees the plate.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from underseal.plates import plausible
+from underseal_device.detect.detector import Detection, Detector, check_frame, default_detector
+from underseal_device.ocr.recognizer import Recognizer, default_recognizer
+from underseal_device.reads import PlateRead
+
+__all__ = ["PlateReader", "crop_box", "default_reader", "read"]
+
+#: Margins added around a detected box before it is cut, as shares of its
+#: width and height (each side).
+MARGIN_X = 0.04
+MARGIN_Y = 0.08
+#: Candidates per plate passed on for hotlist matching.
+CANDIDATES = 3
+
+
+def crop_box(
+    box: tuple[int, int, int, int], frame_size: tuple[int, int], mx: float, my: float
+) -> tuple[int, int, int, int]:
+    """``box`` widened by ``mx``·width and ``my``·height on each side, clipped to the frame."""
+    x0, y0, x1, y1 = box
+    width, height = frame_size
+    dx, dy = round((x1 - x0) * mx), round((y1 - y0) * my)
+    return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
+
+
+class PlateReader:
+    """Detector + recognizer + grammar. Build once, call :meth:`read` per frame."""
+
+    def __init__(
+        self,
+        detector: Detector | None = None,
+        recognizer: Recognizer | None = None,
+        *,
+        candidates: int = CANDIDATES,
+        margin: tuple[float, float] = (MARGIN_X, MARGIN_Y),
+    ) -> None:
+        """Use the given models, or the shipped ones (loaded and hash-checked here).
+
+        Raises:
+            ModelIntegrityError: a shipped model is missing or altered.
+            ValueError: ``candidates`` below 1 or a negative margin.
+        """
+        if candidates < 1:
+            raise ValueError("candidates must be at least 1")
+        if min(margin) < 0:
+            raise ValueError("margins must not be negative")
+        self.detector = detector or default_detector()
+        self.recognizer = recognizer or default_recognizer()
+        self.candidates = candidates
+        self.margin = margin
+
+    def read(self, frame: npt.NDArray[np.uint8]) -> list[PlateRead]:
+        """Every plate found in ``frame`` (BGR, BGRA or gray uint8), best detection first.
+
+        Raises:
+            BadImage: a frame that is not an image of a usable size.
+        """
+        frame = check_frame(frame)
+        return self.read_detections(frame, self.detector.detect(frame))
+
+    def read_detections(
+        self, frame: npt.NDArray[np.uint8], detections: list[Detection]
+    ) -> list[PlateRead]:
+        """Read the plates in already-detected boxes of ``frame`` (BGR uint8)."""
+        if not detections:
+            return []
+        height, width = frame.shape[:2]
+        boxes = [crop_box(d.box, (width, height), *self.margin) for d in detections]
+        crops = [np.ascontiguousarray(frame[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes]
+        results = self.recognizer.read(crops, k=self.candidates, width=max(8, self.candidates))
+        out: list[PlateRead] = []
+        for d, (text, candidates) in zip(detections, results, strict=True):
+            ok = bool(text.text) and plausible(text.text).ok
+            bx0, by0, bx1, by1 = d.box
+            quad = np.array([[bx0, by0], [bx1 - 1, by0], [bx1 - 1, by1 - 1], [bx0, by1 - 1]])
+            out.append(
+                PlateRead(
+                    box=d.box,
+                    quad=quad.astype(np.float32),
+                    detection_confidence=d.score,
+                    text=text.text if ok else "",
+                    confidence=text.confidence if ok else 0.0,
+                    char_confidences=text.char_confidences if ok else (),
+                    candidates=tuple(c for c in candidates if plausible(c.text).ok),
+                    crop=frame[by0:by1, bx0:bx1].copy(),
+                )
+            )
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_reader() -> PlateReader:
+    """The shipped detector and recognizer, loaded on first use (never at import time)."""
+    return PlateReader()
+
+
+def read(frame: npt.NDArray[np.uint8]) -> list[PlateRead]:
+    """Find and read every plate in ``frame`` with the shipped models (see :class:`PlateReader`)."""
+    return default_reader().read(frame)
