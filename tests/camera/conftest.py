@@ -7,17 +7,17 @@ play a server outage; behind it is the real app (Starlette's TestClient).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-
-from tests.server.deployment import Deployment, ok
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import DeviceSettings, StateDir
+
+from tests.server.deployment import Deployment, ok
 
 CAMERA_ID = "cam-under-test"
 HOT = "7ABC123"
@@ -31,6 +31,8 @@ class WireTap(httpx.BaseTransport):
         self.sent: list[bytes] = []
         self.down = False
         self.drop_answers = 0  # the server handles the request, but the answer is lost
+        # A man in the middle: rewrites the answer to a path.
+        self.rewrite: Callable[[str, bytes], bytes] | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
@@ -47,7 +49,11 @@ class WireTap(httpx.BaseTransport):
         if self.drop_answers:
             self.drop_answers -= 1
             raise httpx.ReadTimeout("answer lost (test)", request=request)
-        return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+        content = reply.content
+        if self.rewrite is not None:
+            content = self.rewrite(request.url.path, content)
+        headers = {k: v for k, v in reply.headers.items() if k != "content-length"}
+        return httpx.Response(reply.status_code, headers=headers, content=content)
 
     def everything_sent(self) -> bytes:
         return b"\n".join(self.sent)

@@ -7,8 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from tests.camera.traffic import Vehicle, colour, render, write_folder, write_video
 from underseal_device.camera.capture import (
     Backoff,
     FolderSource,
@@ -19,6 +17,8 @@ from underseal_device.camera.capture import (
     open_source,
 )
 from underseal_device.camera.errors import SourceError, SourceLost
+
+from tests.camera.traffic import Vehicle, colour, render, write_folder, write_video
 
 MOVING = [Vehicle(colour(0), start=3, frames=6, lane=0, readings=(("X", 1.0),))]
 
@@ -57,8 +57,8 @@ def test_a_folder_yields_its_images_in_name_order_and_skips_a_bad_one(tmp_path: 
     ids=["missing", "empty-folder", "not-a-video"],
 )
 def test_unreadable_input_is_a_clear_error(tmp_path: Path, make: object, message: str) -> None:
+    spec = make(tmp_path)  # type: ignore[operator]
     with pytest.raises(SourceError, match=message):
-        spec = make(tmp_path)  # type: ignore[operator]
         list(open_source(spec).frames())
 
 
@@ -92,7 +92,7 @@ def test_a_live_stream_that_drops_is_reopened_with_exponential_backoff(tmp_path:
         sleep=sleeps.append,
         clock=iter(float(i) for i in range(1000)).__next__,
     )
-    frames = []
+    frames: list[Frame] = []
     with pytest.raises(SourceLost, match="did not come back after 4 reconnect attempts"):
         frames.extend(source.frames())
     assert len(frames) == 7  # every frame of both, in order

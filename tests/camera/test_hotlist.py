@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
-
-from underseal.bundle import build_bundle, seal_bundle
-from underseal.epochs import epoch_end, epoch_of, epoch_start
-from underseal.tokens import TokenKey
 from underseal_device.camera.errors import BundleRefused
 from underseal_device.camera.hotlist import HotlistStore
 from underseal_device.camera.matching import Matcher
 from underseal_device.camera.state import DeviceSettings, StateDir
 from underseal_device.camera.vote import PassRead, Reading
+
+from underseal.bundle import build_bundle, seal_bundle
+from underseal.epochs import epoch_end, epoch_of, epoch_start
+from underseal.tokens import TokenKey
 
 NOW = 1_790_000_000
 EPOCH = epoch_of(NOW)
@@ -36,9 +36,15 @@ class Authority:
         self.serial = 0
 
     def bundle(
-        self, box: PrivateKey, *, epoch: int = EPOCH, camera: str = CAMERA, serial: int | None = None,
-        plates: tuple[str, ...] = (LISTED,), signer: SigningKey | None = None,
-    ) -> bytes:  # fmt: skip
+        self,
+        box: PrivateKey,
+        *,
+        epoch: int = EPOCH,
+        camera: str = CAMERA,
+        serial: int | None = None,
+        plates: tuple[str, ...] = (LISTED,),
+        signer: SigningKey | None = None,
+    ) -> bytes:
         self.serial += 1
         key = self.token_keys[epoch]
         built = build_bundle(
@@ -53,12 +59,17 @@ class Authority:
         return seal_bundle(built, authority=signer or self.key, camera=box.public_key)
 
 
+Setup = tuple[HotlistStore, "Authority", PrivateKey]
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[HotlistStore, Authority, PrivateKey]:
+def setup(tmp_path: Path) -> Setup:
     state = StateDir(tmp_path / "cam")
     keys = state.enroll(DeviceSettings(camera_id=CAMERA, latitude_e6=0, longitude_e6=0))
     authority = Authority()
-    store = HotlistStore(state, camera_id=CAMERA, box_key=keys.box, authority=authority.key.verify_key)
+    store = HotlistStore(
+        state, camera_id=CAMERA, box_key=keys.box, authority=authority.key.verify_key
+    )
     return store, authority, keys.box
 
 
@@ -69,7 +80,7 @@ def passing(*readings: tuple[str, float]) -> PassRead:
     )  # fmt: skip
 
 
-def test_an_installed_bundle_matches_and_is_stored_only_sealed(setup: tuple) -> None:
+def test_an_installed_bundle_matches_and_is_stored_only_sealed(setup: Setup) -> None:
     store, authority, box = setup
     sealed = authority.bundle(box)
     header = store.install(sealed, epoch=EPOCH, now=NOW)
@@ -81,7 +92,7 @@ def test_an_installed_bundle_matches_and_is_stored_only_sealed(setup: tuple) -> 
     assert matcher.match(passing(("5KXM209", 0.9)), now=NOW) is None
 
 
-def test_the_best_few_readings_are_checked_within_k_and_min_probability(setup: tuple) -> None:
+def test_the_best_few_readings_are_checked_within_k_and_min_probability(setup: Setup) -> None:
     store, authority, box = setup
     store.install(authority.bundle(box), epoch=EPOCH, now=NOW)
     second = passing(("7ABC128", 0.6), (LISTED, 0.3))
@@ -105,7 +116,7 @@ def test_the_best_few_readings_are_checked_within_k_and_min_probability(setup: t
     ids=["forged", "other-camera-key", "other-camera-id", "truncated", "other-epoch"],
 )
 def test_a_bad_bundle_is_refused_changes_nothing_and_matches_nothing(
-    setup: tuple, make: object, reason: str
+    setup: Setup, make: object, reason: str
 ) -> None:
     store, authority, box = setup
     with pytest.raises(BundleRefused) as refused:
@@ -117,7 +128,7 @@ def test_a_bad_bundle_is_refused_changes_nothing_and_matches_nothing(
     assert Matcher(store).match(passing((LISTED, 0.9)), now=NOW) is None
 
 
-def test_rollback_to_an_older_serial_is_refused_and_the_newer_bundle_kept(setup: tuple) -> None:
+def test_rollback_to_an_older_serial_is_refused_and_the_newer_bundle_kept(setup: Setup) -> None:
     store, authority, box = setup
     old = authority.bundle(box)
     store.install(authority.bundle(box), epoch=EPOCH, now=NOW)  # serial 2
@@ -131,7 +142,7 @@ def test_rollback_to_an_older_serial_is_refused_and_the_newer_bundle_kept(setup:
     assert Matcher(store).match(passing((LISTED, 0.9)), now=NOW) is not None  # … on a valid bundle
 
 
-def test_an_older_file_swapped_in_on_disk_is_refused_after_a_restart(setup: tuple) -> None:
+def test_an_older_file_swapped_in_on_disk_is_refused_after_a_restart(setup: Setup) -> None:
     store, authority, box = setup
     old = authority.bundle(box)
     store.install(authority.bundle(box), epoch=EPOCH, now=NOW)
@@ -143,7 +154,7 @@ def test_an_older_file_swapped_in_on_disk_is_refused_after_a_restart(setup: tupl
     assert restarted.health(NOW).reason == "rollback"
 
 
-def test_an_expired_bundle_matches_nothing(setup: tuple) -> None:
+def test_an_expired_bundle_matches_nothing(setup: Setup) -> None:
     store, authority, box = setup
     store.install(authority.bundle(box), epoch=EPOCH, now=NOW)
     tomorrow = epoch_end(EPOCH) + 60
@@ -155,7 +166,7 @@ def test_an_expired_bundle_matches_nothing(setup: tuple) -> None:
     assert refused.value.reason == "expired"
 
 
-def test_tomorrows_bundle_is_fetched_ahead_and_used_from_midnight(setup: tuple) -> None:
+def test_tomorrows_bundle_is_fetched_ahead_and_used_from_midnight(setup: Setup) -> None:
     store, authority, box = setup
     store.install(authority.bundle(box), epoch=EPOCH, now=NOW)
     store.install(authority.bundle(box, epoch=EPOCH + 1), epoch=EPOCH + 1, now=NOW)

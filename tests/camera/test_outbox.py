@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from underseal_device.camera.hits import SealedHit
 from underseal_device.camera.outbox import Outbox
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 from nacl.public import SealedBox
+from underseal_device.camera.capture import FolderSource, MotionGate
+from underseal_device.camera.tracking import Tracker
 
 from tests.camera.conftest import CAMERA_ID, HOT, CameraWorld
 from tests.camera.traffic import ColourReader, Vehicle, colour, render, write_folder
 from underseal.encoding import b64d, b64e
 from underseal.epochs import epoch_of
 from underseal.plates import fold
-from underseal_device.camera.capture import FolderSource, MotionGate
-from underseal_device.camera.tracking import Tracker
 
 NON_HITS = ["5KXM209", "4TRW551", "8LNP730"]
 SECOND_HOT = "6PQR418"  # listed; read second-best by the OCR
@@ -36,9 +36,12 @@ def _traffic() -> list[Vehicle]:
         Vehicle(colour(3), start=27, frames=8, lane=1, readings=((NON_HITS[2], 0.85),)),
         # A listed plate misread: the truth is the second reading.
         Vehicle(
-            colour(4), start=40, frames=8, lane=0,
+            colour(4),
+            start=40,
+            frames=8,
+            lane=0,
             readings=(("6PQR416", 0.55), (SECOND_HOT, 0.35)),
-        ),  # fmt: skip
+        ),
         # Sign text: rejected by the grammar, never matched.
         Vehicle(colour(5), start=52, frames=6, lane=1, readings=(("CROSSWALK", 0.99),)),
     ]
@@ -84,6 +87,7 @@ def test_each_listed_pass_yields_one_sealed_hit_that_opens_to_its_plate(
         import numpy as np
 
         image = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None
         assert image.shape[:2] == (12, 24)  # the plate's box, not the 320×180 frame
     confidences = {e.plate: e.confidence_pm for e in opened}
     assert confidences[HOT] > 900

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-
 from underseal_device.camera.tracking import Tracker, iou
 from underseal_device.camera.vote import vote
 from underseal_device.ocr.recognizer import Candidate
 from underseal_device.reads import Box, PlateRead
 
 
-def read(box: Box, *options: tuple[str, float], det: float = 0.9, chars: float | None = None) -> PlateRead:
+def read(
+    box: Box, *options: tuple[str, float], det: float = 0.9, chars: float | None = None
+) -> PlateRead:
     text, p = options[0]
     return PlateRead(
         box=box,
@@ -37,7 +38,10 @@ def test_two_vehicles_side_by_side_give_one_pass_each() -> None:
         t = step * 0.1
         x = 10 + step * 30  # faster than its own width per frame: matched by centre distance
         ended += tracker.update(
-            [read((x, 10, x + 20, 20), ("7ABC123", 0.9)), read((x, 80, x + 20, 90), ("5KXM209", 0.8))],
+            [
+                read((x, 10, x + 20, 20), ("7ABC123", 0.9)),
+                read((x, 80, x + 20, 90), ("5KXM209", 0.8)),
+            ],
             t,
         )
     assert ended == []

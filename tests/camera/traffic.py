@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-
 from underseal_device.ocr.recognizer import Candidate
 from underseal_device.reads import PlateRead
 

@@ -101,10 +101,11 @@ def enroll(
     )
 
 
-def _client(server: str, timeout: float) -> httpx.Client:
+def _runtime(state: StateDir, server: str) -> CameraRuntime:
+    """The camera's runtime talking to ``server`` (tests swap this for an in-process server)."""
     if not server.startswith(("http://", "https://")):
         raise _fail("--server must be an http:// or https:// URL")
-    return httpx.Client(base_url=server, timeout=timeout)
+    return CameraRuntime(state, client=httpx.Client(base_url=server, timeout=10.0))
 
 
 def _status_line(counters: Counters, depth: int) -> str:
@@ -179,7 +180,7 @@ def run(
             raise _fail("no --server given and none stored at enrolment")
         the_reader = load_reader(reader)
         frames = open_source(source)
-        runtime = CameraRuntime(state, client=_client(server, 10.0))
+        runtime = _runtime(state, server)
     except DeviceError as error:
         raise _fail(str(error), 2) from None
     try:
@@ -276,15 +277,22 @@ def status(state_dir: StateOption = DEFAULT_STATE) -> None:
 
 @app.command()
 def simulate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the video and its truth.")],
-    seconds: Annotated[float, typer.Option(min=1, help="Length of the video.")] = 60,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Video to write (.mp4 or .avi); its truth goes beside it.")
+    ],
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="Length of the video.")] = 60,
     hotlist: Annotated[
-        int, typer.Option(min=0, help="How many passing plates are on the given hotlist.")
-    ] = 3,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same video).")] = 0,
+        list[str] | None,
+        typer.Option(help="A plate on the hotlist (repeat the option); these pass the camera."),
+    ] = None,
+    fps: Annotated[float, typer.Option(min=1, max=120, help="Frames per second.")] = 15,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same video).")] = 0,
 ) -> None:
     """Write a synthetic traffic video (1280×720) and the ground truth of every pass.
 
+    Vehicles with rendered plates drive through a street scene; the --hotlist
+    plates appear on some of them. The truth file (JSON, beside the video)
+    lists every pass: its plate, its frames and whether it is on the hotlist.
     Uses the synthetic traffic generator (underseal_device.synth.traffic).
     """
     try:
@@ -295,12 +303,18 @@ def simulate(
             "installed yet; `simulate` needs it",
             2,
         ) from None
-    write = getattr(traffic, "write_traffic", None)
-    if not callable(write):
-        raise _fail("underseal_device.synth.traffic has no write_traffic() to call", 2)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = write(out_dir, seconds=seconds, hotlist=hotlist, seed=seed)
-    out.print(f"wrote {result}")
+    try:
+        spec = traffic.TrafficSpec(
+            seed=seed, seconds=seconds, fps=fps, hotlist=tuple(hotlist or ())
+        )
+        truth = traffic.write_video(spec, out_path)
+    except (ValueError, OSError) as error:
+        # The generator's messages name a hotlist entry by position, never by text.
+        raise _fail(str(error), 2) from None
+    out.print(
+        f"wrote {out_path} and {traffic.truth_path(out_path)}: {truth.frames} frames, "
+        f"{len(truth.passes)} passes, {len(truth.hits)} of them hotlist plates"
+    )
 
 
 def main() -> None:
