@@ -156,3 +156,16 @@ def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
     assert shown.exit_code == 0, shown.output
     assert "hits" in shown.output
     assert isinstance(cw.client(), httpx.Client)
+
+
+def test_the_default_reader_hook_builds_the_detector_or_says_why_not() -> None:
+    from underseal_device.camera.readers import default_reader
+    from underseal_device.errors import DeviceError
+
+    code = "built"
+    try:
+        reader = default_reader()
+        assert callable(reader.read)
+    except DeviceError as error:  # not installed, or its model files are not shipped yet
+        code = error.code
+    assert code in {"built", "reader_unavailable", "model_integrity"}
