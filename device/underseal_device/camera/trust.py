@@ -6,8 +6,8 @@ or hijacked records server could otherwise hand out its own epoch key (and
 read every hit) or its own bundles. The first configuration the camera
 fetches after enrolment pins them (trust on first use, done at install
 time on a trusted network); later configurations must name the same keys,
-or the camera refuses them. An installer can pin them up front instead
-(``underseal-device trust``) and skip the first-use window.
+or the camera refuses them. An installer can write ``trust.json`` before the
+first run to skip the first-use window (there is no command for it yet).
 """
 
 from __future__ import annotations
@@ -87,6 +87,6 @@ def pin_trust(state: StateDir, offered: TrustRoots) -> TrustRoots:
     if pinned.to_json() != offered.to_json():
         raise TrustError(
             "the server's authority or custodian keys differ from the ones this camera pinned; "
-            "refusing them (re-pin with `underseal-device trust` only after checking out of band)"
+            "refusing them (replace trust.json only after checking the new keys out of band)"
         )
     return pinned
