@@ -52,7 +52,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -260,18 +260,26 @@ class TrafficPlate:
 class TrafficFrame:
     """Frame ``index`` (at ``index / fps`` seconds): BGR uint8 image and the plates in it.
 
-    ``moving`` is true when any vehicle (with a plate or not) is in view;
-    otherwise the frame differs from the empty road only by sensor noise.
+    ``vehicles`` counts the vehicles in view, with a plate or not. With none
+    the frame is the empty road: it differs from the previous still frame
+    by sensor noise only.
     """
 
     index: int
     time_s: float
     image: np.ndarray
     plates: tuple[TrafficPlate, ...]
-    moving: bool
+    vehicles: int
+
+    @property
+    def moving(self) -> bool:
+        """Whether anything moves in this frame (a vehicle is in view)."""
+        return self.vehicles > 0
 
     def __repr__(self) -> str:
-        return f"TrafficFrame(index={self.index}, plates={len(self.plates)}, moving={self.moving})"
+        return (
+            f"TrafficFrame(index={self.index}, plates={len(self.plates)}, vehicles={self.vehicles})"
+        )
 
 
 class Sighting(NamedTuple):
@@ -375,10 +383,8 @@ class TrafficTruth:
                     "first_frame": p.first_frame,
                     "last_frame": p.last_frame,
                     "readable_frames": p.readable_frames,
-                    "max_width": round(p.max_width, 2),
-                    "sightings": [
-                        [s.frame, *s.box, round(s.visible, 3), s.readable] for s in p.sightings
-                    ],
+                    "max_width": p.max_width,
+                    "sightings": [[s.frame, *s.box, s.visible, s.readable] for s in p.sightings],
                 }
                 for p in self.passes
             ],
@@ -447,16 +453,21 @@ class _Lane:
 def _camera(rng: np.random.Generator, w: int, h: int, lighting: str) -> tuple[_World, list[_Lane]]:
     """A plate camera's view of a street, and the lanes (the first is the one it aims at)."""
     tele = bool(rng.random() < 0.7)
-    n_lanes = int(rng.choice([2, 3, 4], p=[0.45, 0.3, 0.25]))
+    # A wide view of a small frame never shows a plate large enough to read.
+    cam_wide = float(rng.uniform(2.2, 3.4))
+    y_h_wide = float(rng.uniform(0.12, 0.3)) * h
+    if _PLATE_W_M * (0.9 * h - y_h_wide) / (cam_wide - 0.36) < 1.4 * READABLE_MIN_WIDTH:
+        tele = True
+    n_lanes = int(rng.choice([2, 3, 4], p=[0.35, 0.35, 0.3]))
     n_app = (n_lanes + 1) // 2
     main = int(rng.integers(n_app))
     # Cameras sit on poles and gantries above the roofs of the vehicles they
     # watch, so that traffic leaves the view through its bottom edge.
     if tele:
         cam_h = float(rng.uniform(3.3, 5.0))
-        focal = float(rng.uniform(1.6, 3.0)) * w
+        focal = float(rng.uniform(1.3, 2.6)) * w
     else:
-        cam_h = float(rng.uniform(2.2, 3.4))
+        cam_h = cam_wide
         focal = float(rng.uniform(0.8, 1.3)) * w
     yaw = 0.0
     if rng.random() < 0.6:
@@ -465,15 +476,18 @@ def _camera(rng: np.random.Generator, w: int, h: int, lighting: str) -> tuple[_W
     vp_x = w / 2 - focal * math.tan(yaw)
     if tele:
         # Aimed: the main lane's front plate is ``aim_px`` wide at (x_aim, y_aim).
-        aim_px = float(rng.uniform(70, 110)) * w / 1280
+        aim_px = float(rng.uniform(60, 100)) * min(2.0, max(0.75, w / 1280))
         z_aim = focal * _PLATE_W_M / aim_px
         y_aim = float(rng.uniform(0.45, 0.65)) * h
         y_h = y_aim - focal * (cam_h - 0.36) / z_aim
-        x_aim = float(rng.uniform(0.4, 0.6)) * w
+        # Off centre, towards the side away from the next lane, so that lane
+        # (the other approaching one, else the first receding one) shows too.
+        toward = 1.0 if main == 0 else -1.0
+        x_aim = (0.5 - toward * float(rng.uniform(0.1, 0.22))) * w
     else:
         # The horizon in view; the lane passes to one side, crossing 80 % of
         # the frame's height at x_aim.
-        y_h = float(rng.uniform(0.12, 0.3)) * h
+        y_h = y_h_wide
         z_aim = focal * (cam_h - 0.36) / (0.8 * h - y_h)
         x_aim = w / 2 + float(rng.choice([-1.0, 1.0]) * rng.uniform(0.12, 0.3)) * w
     lane_x = (x_aim - vp_x) * z_aim / focal
@@ -671,6 +685,21 @@ class _Scheduler:
         self.plated = 0
         self.hits = 0
         self.folds = {fold(t) for t in spec.hotlist}
+        self.showing = [lane for lane in lanes if self._shows_plates(lane)]
+
+    def _shows_plates(self, lane: _Lane) -> bool:
+        """Whether a car in ``lane`` ever shows its whole plate in the frame."""
+        dummy = _PlateSpec(-1, "", "", random_layout(np.random.default_rng(0)), False)
+        car = _Car(lane, "sedan", 0, 1, 0.0, 0.0, self.world.yaw, 0.0, 0.0, 0.0, dummy, "none", 0)
+        span = _span(self.world, car)
+        if span is None:
+            return False
+        for z in np.geomspace(min(span), max(span), 40):
+            q = _pose(self.world, car, float(z)).quad
+            assert q is not None
+            if _width(q) >= 16 and _in_frame(q, self.world.w, self.world.h) > 0.99:
+                return True
+        return False
 
     def role_is_hit(self) -> bool:
         """Whether the next plated pass carries a hotlist plate (see TrafficSpec)."""
@@ -757,9 +786,18 @@ class _Scheduler:
             dz = (z_b - z_a) / (n - 1)
             trial = _replace_motion(car, z_a, dz, start, start + n)
             if plate is None or not plate.hotlist or self._readable_frames(trial) >= 3:
-                return trial
+                break
             speed *= 0.8  # a hotlist pass must be readable for a few frames
+        if plate is not None and not self._shown(trial):
+            return None  # a plate never in view: no pass to speak of
         return trial
+
+    def _shown(self, car: _Car) -> bool:
+        for f in range(car.f0, car.f1):
+            q = _pose(self.world, car, car.z(f)).quad
+            if q is not None and _in_frame(q, self.world.w, self.world.h) > 0.5:
+                return True
+        return False
 
     def _readable_frames(self, car: _Car) -> int:
         n = 0
@@ -791,7 +829,7 @@ class _Scheduler:
             if c.f1 <= start:
                 continue
             gap = abs(c.dz) * (start - c.f0)
-            if gap < _KINDS[c.kind].length_m + 8.0:
+            if gap < _KINDS[c.kind].length_m + 5.0:
                 return False, 0.0
             limit = min(limit, abs(c.dz) * self.fps)
         return True, limit
@@ -808,8 +846,16 @@ class _Scheduler:
             hit = self.role_is_hit()
             if hit and k > 0:
                 break  # a hotlist pass leads its own burst
-            lane = self.lanes[0] if hit else self.lanes[int(rng.integers(len(self.lanes)))]
-            bare = not hit and lane.approaching and rng.random() < 0.1
+            if hit:
+                lane = self.lanes[0]
+            elif self.showing and rng.random() < 0.85:
+                lane = self.showing[int(rng.integers(len(self.showing)))]
+            else:
+                lane = self.lanes[int(rng.integers(len(self.lanes)))]
+            # Some vehicles show no plate: a lane out of sight, or no front plate.
+            bare = not hit and (
+                lane not in self.showing or (lane.approaching and rng.random() < 0.1)
+            )
             ok, limit = self.same_lane_ok(lane, at)
             if not ok:
                 if k == 0:
@@ -1025,11 +1071,13 @@ class _Street:
     asphalt: tuple[int, int, int]
 
 
-def _street(spec: TrafficSpec, world: _World) -> _Street:
+def _street(spec: TrafficSpec, world: _World, *, sharp: bool = False) -> _Street:
     w, h = world.w, world.h
     plan = np.random.default_rng((spec.seed, 5, 3))
     tex = np.random.default_rng((spec.seed, 5, 4))
     look = _sample_look(np.random.default_rng((spec.seed, 5, 5)), world.lighting, w, h)
+    if sharp:
+        look = replace(look, blur=0.0)
     cv = _Canvas(w, h, world.g)
     _sky(cv, world, tex)
     _skyline(cv, world, tex)
@@ -1200,21 +1248,27 @@ def generate(spec: TrafficSpec) -> Iterator[TrafficFrame]:
     return _frames(spec, plan)
 
 
-def _frames(spec: TrafficSpec, plan: _Plan) -> Iterator[TrafficFrame]:
+def _frames(
+    spec: TrafficSpec,
+    plan: _Plan,
+    *,
+    only: range | None = None,
+    probe: tuple[int, int] | None = None,
+) -> Iterator[TrafficFrame]:
+    """The frames of ``plan`` (those in ``only``, if given).
+
+    With ``probe = (pass_id, value)`` that pass's plate is drawn in flat grey
+    ``value`` and the lens is sharp; nothing else changes, so tests render
+    twice and check that the pixels that differ lie in the plate's box.
+    """
     world = plan.world
     w, h = world.w, world.h
-    street = _street(spec, world)
+    street = _street(spec, world, sharp=probe is not None)
     look = street.look
     _, blur = look.reach()
     plates: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    cars = list(plan.cars)
-    nxt = 0
-    active: list[_Car] = []
-    for f in range(plan.frames):
-        while nxt < len(cars) and cars[nxt].f0 <= f:
-            active.append(cars[nxt])
-            nxt += 1
-        active = [c for c in active if c.f1 > f]
+    for f in range(plan.frames) if only is None else only:
+        active = [c for c in plan.cars if c.f0 <= f < c.f1]
         drawn: list[_Drawn] = []
         for c in active:
             pose = _pose(world, c, c.z(f))
@@ -1224,6 +1278,8 @@ def _frames(spec: TrafficSpec, plan: _Plan) -> Iterator[TrafficFrame]:
             if c.plate is not None and c.plate.pass_id not in plates:
                 prng = np.random.default_rng((spec.seed, 5, 6, c.plate.pass_id))
                 img = render_plate(c.plate.displayed, prng, layout=c.plate.layout)
+                if probe is not None and probe[0] == c.plate.pass_id:
+                    img = np.full_like(img, probe[1])
                 plates[c.plate.pass_id] = (img, _rounded(img.shape[1], img.shape[0]))
         image = street.base.copy()
         found: list[TrafficPlate] = []
@@ -1232,12 +1288,11 @@ def _frames(spec: TrafficSpec, plan: _Plan) -> Iterator[TrafficFrame]:
             found += _render_group(street, image, group, box, calc, plates)
         noise_rng = np.random.default_rng((spec.seed, 5, 7, f))
         image = _add_noise(image, noise_rng, look.noise)
-        for pid in [
-            p for p in plates if all(c.plate is None or c.plate.pass_id != p for c in active)
-        ]:
+        gone = set(plates) - {c.plate.pass_id for c in active if c.plate is not None}
+        for pid in gone:
             del plates[pid]
         found.sort(key=lambda p: p.pass_id)
-        yield TrafficFrame(f, f / float(spec.fps), image, tuple(found), bool(drawn))
+        yield TrafficFrame(f, f / float(spec.fps), image, tuple(found), len(drawn))
 
 
 # ---------------------------------------------------------------------------
@@ -1271,7 +1326,7 @@ class TruthRecorder:
         self._next += 1
         for p in frame.plates:
             self._sightings.setdefault(p.pass_id, []).append(
-                Sighting(frame.index, p.box, p.visible, p.readable)
+                Sighting(frame.index, p.box, round(p.visible, 4), p.readable)
             )
             self._widths[p.pass_id] = max(self._widths.get(p.pass_id, 0.0), p.width)
         if not frame.moving:
@@ -1298,7 +1353,7 @@ class TruthRecorder:
                     first_frame=seen[0].frame if seen else None,
                     last_frame=seen[-1].frame if seen else None,
                     readable_frames=sum(s.readable for s in seen),
-                    max_width=self._widths.get(pid, 0.0),
+                    max_width=round(self._widths.get(pid, 0.0), 2),
                     sightings=seen,
                 )
             )
