@@ -1,0 +1,1 @@
+"""Executable proofs of the guarantees in DESIGN §8 (see proofs/CLAIMS.md)."""
