@@ -207,6 +207,6 @@ def test_the_proof_fails_when_a_hit_leaves_in_clear(
 ) -> None:
     plant(monkeypatch)
     with pytest.raises(
-        Exception, match="in clear|in a records server table|in a camera file|decrypt"
+        Exception, match=r"in clear|in a records server table|in a camera file|decrypt"
     ):
         run_state_machine_as_test(HitsLeaveOnlySealed, settings=plant_settings())
