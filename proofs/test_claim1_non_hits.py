@@ -35,6 +35,7 @@ from proofs.world import (
     HOT_POOL,
     NON_HIT_POOL,
     ProofWorld,
+    absent,
     plant_settings,
     proof_settings,
 )
@@ -145,7 +146,7 @@ class NonHitsStayOnTheCamera(RuleBasedStateMachine):
             plate = NON_HIT_POOL[index]
             for form, needle in forms(plate, w.tokens_of(plate)):
                 for place, haystack in places.items():
-                    assert needle not in haystack, f"non-hit #{index} ({form}) found in {place}"
+                    absent(needle, haystack, f"non-hit #{index} ({form}) found in {place}")
 
 
 NonHitsStayOnTheCamera.TestCase.settings = proof_settings(ci=(5, 12), thorough=(60, 40))

@@ -36,7 +36,7 @@ from underseal_device.camera.matching import HotlistHit
 from underseal_device.camera.vote import PassRead
 from underseal_server.records.models import Alert, Record
 
-from proofs.world import HOT_POOL, NON_HIT_POOL, ProofWorld, plant_settings, proof_settings
+from proofs.world import HOT_POOL, NON_HIT_POOL, ProofWorld, absent, plant_settings, proof_settings
 from underseal.encoding import b64d
 from underseal.plates import fold
 from underseal.sealed import SealedRecord
@@ -137,7 +137,7 @@ class HitsLeaveOnlySealed(RuleBasedStateMachine):
             plate = HOT_POOL[index]
             for form, needle in (("text", plate.encode()), ("folded", fold(plate).encode())):
                 for place, haystack in places.items():
-                    assert needle not in haystack, f"hit plate #{index} ({form}) in {place}"
+                    absent(needle, haystack, f"hit plate #{index} ({form}) in {place}")
 
     @invariant()
     def the_server_holds_only_what_it_cannot_open(self) -> None:
@@ -153,19 +153,19 @@ class HitsLeaveOnlySealed(RuleBasedStateMachine):
             evidence = w.oracle_open(record, shares[record.header.epoch][:2])
             assert evidence is not None, f"record {number} does not open with two shares"
             assert w.oracle_open(record, shares[record.header.epoch][:1]) is None
-            assert evidence.to_bytes() not in files, f"record {number}: evidence in clear"
+            absent(evidence.to_bytes(), files, f"record {number}: evidence in clear")
             crop = b64d(evidence.crop_jpeg)
             assert crop, "a hit carries its plate crop"
-            assert crop not in files, f"record {number}: plate crop in clear"
-            assert evidence.crop_jpeg.encode() not in files, f"record {number}: crop in clear"
+            absent(crop, files, f"record {number}: plate crop in clear")
+            absent(evidence.crop_jpeg.encode(), files, f"record {number}: crop in clear")
         dispatcher = SealedBox(w.d.dispatch_box)
         for number, sealed in enumerate(alerts):
             plain = dispatcher.decrypt(sealed)
-            assert plain not in files, f"alert {number} in clear on the server"
+            absent(plain, files, f"alert {number} in clear on the server")
         for epoch, scalars in w.all_share_scalars().items():
             for scalar in scalars:
-                assert scalar not in files, f"a share of epoch {epoch} on the records server"
-                assert scalar not in w.sent(), f"a share of epoch {epoch} sent by the camera"
+                absent(scalar, files, f"a share of epoch {epoch} on the records server")
+                absent(scalar, w.sent(), f"a share of epoch {epoch} sent by the camera")
 
 
 HitsLeaveOnlySealed.TestCase.settings = proof_settings(ci=(5, 12), thorough=(60, 40))

@@ -40,7 +40,7 @@ from nacl.public import PrivateKey
 from underseal_server.investigator import open_held
 from underseal_server.retention import expired_epochs_before
 
-from proofs.world import HOT_POOL, ProofWorld, plant_settings, proof_settings
+from proofs.world import HOT_POOL, ProofWorld, absent, plant_settings, proof_settings
 from tests.server.deployment import ok
 from underseal.encoding import b64e
 from underseal.epochs import epoch_end
@@ -199,16 +199,20 @@ class RetentionShredsRecords(RuleBasedStateMachine):
             for c in range(3):
                 if self.custodian_ran[c] >= expired_at:
                     for scalar in w.dealt[epoch]:
-                        assert scalar not in custodian_files[c], (
-                            f"custodian {c + 1} still holds a share of an expired epoch"
+                        absent(
+                            scalar,
+                            custodian_files[c],
+                            f"custodian {c + 1} still holds a share of an expired epoch",
                         )
             if min(self.custodian_ran) >= expired_at:
                 assert w.oracle_open(r.record, w.shares(epoch)) is None, (
                     f"expired record {number} opened with what the custodians hold"
                 )
             if self.server_ran >= expired_at and self.server_ran > self.restored_at:
-                assert r.record.ciphertext not in records_files, (
-                    f"expired record {number} still on the records server"
+                absent(
+                    r.record.ciphertext,
+                    records_files,
+                    f"expired record {number} still on the records server",
                 )
 
     @invariant()

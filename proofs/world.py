@@ -61,6 +61,7 @@ __all__ = [
     "PROFILE",
     "LogCapture",
     "ProofWorld",
+    "absent",
     "plant_settings",
     "proof_settings",
 ]
@@ -274,8 +275,12 @@ class ProofWorld:
             self._pipeline = self.camera.pipeline(ColourReader([]), tracker=Tracker(max_gap=0.35))
         return self._pipeline
 
-    def drive(self, readings: tuple[tuple[str, float], ...], *, frames: int = 3) -> list[SealedHit]:
-        """One vehicle passes the camera; its plate reads as ``readings`` (best first)."""
+    def drive(self, readings: tuple[tuple[str, float], ...], *, frames: int = 6) -> list[SealedHit]:
+        """One vehicle passes the camera; its plate reads as ``readings`` (best first).
+
+        Six frames at 10 fps: slow enough across the 320-pixel view for the tracker to
+        follow it, so one vehicle is one pass.
+        """
         self._passes += 1
         vehicle = Vehicle(
             colour(self._passes % 6), start=0, frames=frames, lane=0, readings=readings
@@ -380,3 +385,13 @@ class ProofWorld:
         self.d.records_app.state.engine.dispose()
         yield
         self.d.records_app.state.engine.dispose()
+
+
+def absent(needle: bytes, haystack: bytes, message: str) -> None:
+    """Fail with ``message`` if ``needle`` occurs in ``haystack``.
+
+    Not a bare ``assert needle not in haystack``: pytest would print both
+    operands, and the needle is a plate, a token or a key.
+    """
+    if needle in haystack:
+        raise AssertionError(message)
