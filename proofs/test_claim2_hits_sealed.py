@@ -17,7 +17,6 @@ days passing). After every step:
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,28 +35,21 @@ from underseal_device.camera.matching import HotlistHit
 from underseal_device.camera.vote import PassRead
 from underseal_server.records.models import Alert, Record
 
-from proofs.world import HOT_POOL, NON_HIT_POOL, ProofWorld, absent, plant_settings, proof_settings
+from proofs.world import (
+    HOT_POOL,
+    NON_HIT_POOL,
+    ProofWorld,
+    absent,
+    db_dump,
+    plant_settings,
+    proof_settings,
+)
 from underseal.encoding import b64d
 from underseal.plates import fold
 from underseal.sealed import SealedRecord
 
 hots = st.integers(0, len(HOT_POOL) - 1)
 non_hits = st.integers(0, len(NON_HIT_POOL) - 1)
-
-
-def table_bytes(url: str, *, skip: frozenset[str]) -> bytes:
-    """Every value of every row of every table but ``skip``, as the database returns it."""
-    path = Path(url.removeprefix("sqlite:///"))
-    out: list[bytes] = []
-    with sqlite3.connect(path) as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            if table in skip:
-                continue
-            for row in db.execute(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    out.append(value if isinstance(value, bytes) else str(value).encode())
-    return b"\n".join(out)
 
 
 class HitsLeaveOnlySealed(RuleBasedStateMachine):
@@ -129,9 +121,7 @@ class HitsLeaveOnlySealed(RuleBasedStateMachine):
             "sent by the camera": w.sent(),
             "a camera file": w.camera_files(),
             "a log line": w.log.text(),
-            "a records server table": table_bytes(
-                w.d.records_url, skip=frozenset({"hotlist_entry"})
-            ),
+            "a records server table": db_dump(w.d.records_url, skip=frozenset({"hotlist_entry"})),
         }
         for index in sorted(self.passed):
             plate = HOT_POOL[index]

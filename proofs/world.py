@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,6 +158,22 @@ def db_files(url: str) -> list[Path]:
     """The SQLite file of ``url`` with its WAL and shared-memory files."""
     base = Path(url.removeprefix("sqlite:///"))
     return sorted(base.parent.glob(base.name + "*"))
+
+
+def db_dump(url: str, *, skip: frozenset[str] = frozenset()) -> bytes:
+    """Every value of every row of every table but ``skip``, in a stable order."""
+    path = Path(url.removeprefix("sqlite:///"))
+    out: list[bytes] = []
+    with sqlite3.connect(path) as db:
+        query = "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+        for (table,) in db.execute(query).fetchall():
+            if table in skip:
+                continue
+            out.append(f"[{table}]".encode())
+            rows = db.execute(f'SELECT * FROM "{table}"').fetchall()
+            for row in sorted(rows, key=repr):
+                out += [v if isinstance(v, bytes) else str(v).encode() for v in row]
+    return b"\n".join(out)
 
 
 def read_all(paths: list[Path]) -> bytes:
