@@ -95,7 +95,7 @@ class OnlyWarrantsOpenRecords(RuleBasedStateMachine):
         self.world = ProofWorld(camera=False)
         for i in range(LISTED):
             self.world.list_plate(i)
-        self.bundles: dict[int, HotlistBundle] = {}
+        self.day_bundles: dict[int, HotlistBundle] = {}
         self.stored: list[Stored] = []
         self.warrants: dict[str, Filed] = {}
 
@@ -112,10 +112,10 @@ class OnlyWarrantsOpenRecords(RuleBasedStateMachine):
     def a_listed_plate_is_read(self, i: int, back: int) -> None:
         d = self.world.d
         epoch = epoch_of(self.now)
-        if epoch not in self.bundles:
-            self.bundles[epoch] = d.bundle()
+        if epoch not in self.day_bundles:
+            self.day_bundles[epoch] = d.bundle()
         observed_at = max(self.now - back, epoch_start(epoch))
-        record = d.seal_hit(HOT_POOL[i], self.bundles[epoch], observed_at=observed_at)
+        record = d.seal_hit(HOT_POOL[i], self.day_bundles[epoch], observed_at=observed_at)
         assert ok(d.ingest(record), 200)["stored"] == 1
         self.stored.append(Stored(record, HOT_POOL[i], observed_at))
 
@@ -379,8 +379,6 @@ def test_the_proof_fails_when_a_custodian_honours_an_expired_warrant(
         machine.one_custodian_and_the_server_learn_nothing()
         machine.time_passes(hours=2)
         with pytest.raises(AssertionError, match="does not allow"):
-            machine.a_stalker_goes_around_the_server(
-                _Drawn("w-0", False, [machine.stored[0]])  # type: ignore[arg-type]
-            )
+            machine.a_stalker_goes_around_the_server(_Drawn("w-0", False, [machine.stored[0]]))
     finally:
         machine.teardown()

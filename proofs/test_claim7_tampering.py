@@ -347,7 +347,7 @@ def test_the_proof_fails_when_the_server_trusts_any_record(
         )
         with pytest.raises(AssertionError, match="got HTTP 200"):
             machine.a_tampered_record_is_sent(
-                _Drawn(original),  # type: ignore[arg-type]
+                _Drawn(original),
                 ("flip", where, 0),
             )
     finally:
