@@ -26,7 +26,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 from nacl.public import PublicKey, SealedBox
 from sqlmodel import Session, select
@@ -41,7 +40,6 @@ from proofs.world import (
     ProofWorld,
     absent,
     db_dump,
-    plant_settings,
     proof_settings,
 )
 from underseal.encoding import b64d
@@ -191,12 +189,27 @@ def _keeps_a_hit_history(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HitSealer, "seal", seal)
 
 
+def _story(machine: HitsLeaveOnlySealed) -> None:
+    machine.listed_plate_passes(i=0, p=0.9)
+    machine.plates_of_hits_never_in_clear()
+    machine.deliver()
+    machine.plates_of_hits_never_in_clear()
+    machine.the_server_holds_only_what_it_cannot_open()
+    machine.dispatcher_reads_and_acknowledges()
+
+
 @pytest.mark.parametrize("plant", [_alerts_in_clear, _keeps_a_hit_history])
 def test_the_proof_fails_when_a_hit_leaves_in_clear(
     monkeypatch: pytest.MonkeyPatch, plant: Callable[[pytest.MonkeyPatch], None]
 ) -> None:
+    """A written story through the machine's rules and invariants (a listed plate passes,
+    the hit is delivered, the dispatcher reads it): derandomized runs of a ci-sized budget
+    do not reliably send a listed plate past the camera."""
     plant(monkeypatch)
-    with pytest.raises(
-        Exception, match=r"in clear|in a records server table|in a camera file|decrypt"
-    ):
-        run_state_machine_as_test(HitsLeaveOnlySealed, settings=plant_settings())
+    machine = HitsLeaveOnlySealed()
+    leaked = r"in clear|in a records server table|in a camera file|decrypt"
+    try:
+        with pytest.raises(Exception, match=leaked):
+            _story(machine)
+    finally:
+        machine.teardown()
