@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest bench vectors train-ocr train-detector eval eval-ocr eval-deps clean
+.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ lint:  ## ruff lint and format check
 
 typecheck:  ## mypy (strict on the core)
 	$(BIN)/mypy src/underseal
-	$(BIN)/mypy device/underseal_device server/underseal_server tests bench
+	$(BIN)/mypy device/underseal_device server/underseal_server tests bench proofs
 
 contracts:  ## the trust boundary: core imports neither side; device and server never import each other
 	$(BIN)/lint-imports
@@ -27,6 +27,10 @@ contracts:  ## the trust boundary: core imports neither side; device and server 
 pytest:  ## tests/ and proofs/ (short hypothesis profile); no tests collected is a failure
 	@rc=0; HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+proofs:  ## the proofs of DESIGN §8 (proofs/CLAIMS.md), thorough hypothesis profile, examples per proof
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest proofs -p no:cacheprovider -q \
+		--hypothesis-show-statistics --durations=0 $(PYTEST_ARGS)
 
 bench:  ## run benchmarks: print tables, write JSON to bench/results/
 	$(BIN)/python -m bench

@@ -43,7 +43,15 @@ from nacl.signing import SigningKey
 from underseal_server.investigator import InvestigationError, investigate
 from underseal_server.retention import expired_epochs_before
 
-from proofs.world import HOT_POOL, NON_HIT_POOL, ProofWorld, absent, plant_settings, proof_settings
+from proofs.world import (
+    HOT_POOL,
+    NON_HIT_POOL,
+    ProofWorld,
+    absent,
+    event,
+    plant_settings,
+    proof_settings,
+)
 from tests.server.deployment import CAMERA, ok
 from underseal.bundle import HotlistBundle
 from underseal.encoding import b64d, b64e
@@ -216,6 +224,7 @@ class OnlyWarrantsOpenRecords(RuleBasedStateMachine):
             assert not filed.valid_at(self.now), "a valid warrant's search was refused"
         opened = [] if outcome is None else outcome.opened
         if opened:
+            event("an investigation opened records")
             assert filed.valid_at(self.now), "a record opened under an invalid warrant"
             assert len(up) >= 2, "a record opened with fewer than t custodians"
             assert len(opened) <= filed.warrant.max_records, "more records than the limit"
@@ -274,6 +283,7 @@ class OnlyWarrantsOpenRecords(RuleBasedStateMachine):
                 and all(filed.coarse(s.record, s.plate) and self._live(s.record) for s in chosen)
                 and len(filed.used[c] | ids) <= filed.warrant.max_records
             )
+            event(f"a custodian {'answered' if reply.status_code == 200 else 'refused'} a stalker")
             if reply.status_code == 200:
                 assert allowed, f"custodian {c + 1} answered a request its warrant does not allow"
                 filed.used[c] |= ids
@@ -317,7 +327,7 @@ class OnlyWarrantsOpenRecords(RuleBasedStateMachine):
                 assert w.oracle_open(s.record, [share]) is None, "one share opened a record"
 
 
-OnlyWarrantsOpenRecords.TestCase.settings = proof_settings(ci=(5, 15), thorough=(60, 40))
+OnlyWarrantsOpenRecords.TestCase.settings = proof_settings(ci=(5, 15), thorough=(20, 25))
 test_only_warrants_open_records = OnlyWarrantsOpenRecords.TestCase
 
 

@@ -40,7 +40,7 @@ from nacl.public import PrivateKey
 from underseal_server.investigator import open_held
 from underseal_server.retention import expired_epochs_before
 
-from proofs.world import HOT_POOL, ProofWorld, absent, plant_settings, proof_settings
+from proofs.world import HOT_POOL, ProofWorld, absent, event, plant_settings, proof_settings
 from tests.server.deployment import ok
 from underseal.encoding import b64e
 from underseal.epochs import epoch_end
@@ -186,6 +186,7 @@ class RetentionShredsRecords(RuleBasedStateMachine):
         gone = [r for r in gone if self._expired(r.record.header.epoch)]
         if not gone:
             return
+        event("records past retention checked")
         custodian_files = [w.custodian_files(c) for c in range(3)]
         records_files = w.records_files()
         omnibus = ok(w.d.as_["detective"].get(f"/v1/warrant-requests/{self.omnibus}"), 200)
@@ -224,9 +225,11 @@ class RetentionShredsRecords(RuleBasedStateMachine):
             )
             opened = {(e.plate, e.observed_at) for e in outcome.opened}
             assert held <= opened, "a record under a legal hold no longer opens"
+            if held and all(self._expired(r.record.header.epoch) for r in self.records):
+                event("held records opened after their key was destroyed")
 
 
-RetentionShredsRecords.TestCase.settings = proof_settings(ci=(5, 15), thorough=(60, 40))
+RetentionShredsRecords.TestCase.settings = proof_settings(ci=(5, 15), thorough=(20, 25))
 test_retention_shreds_records = RetentionShredsRecords.TestCase
 
 

@@ -36,6 +36,7 @@ from proofs.world import (
     HOT_POOL,
     ProofWorld,
     db_dump,
+    event,
     plant_settings,
     proof_settings,
 )
@@ -172,6 +173,7 @@ class TamperingChangesNothing(RuleBasedStateMachine):
         finally:
             w.tap.rewrite = None
         assert self.camera_state() == before, f"a {attack} bundle changed the camera's hotlist"
+        event(f"bundle attack refused: {attack}")
 
     # --- attacks on the records server --------------------------------------------------------
 
@@ -201,6 +203,7 @@ class TamperingChangesNothing(RuleBasedStateMachine):
         body = json.dumps({"records": [b64e(forged)]}).encode()
         status = self._camera_post(body)
         assert 400 <= status < 500, f"a tampered record got HTTP {status}"
+        event("tampered record refused")
         assert self.services_state() == before, "a tampered record changed the server"
 
     @precondition(lambda self: bool(self.requests))
@@ -279,10 +282,11 @@ class TamperingChangesNothing(RuleBasedStateMachine):
                     status = client.post("/v1/partials", json=request).status_code
                     assert 400 <= status < 500, f"custodian {c + 1} took a {change} warrant"
         assert self.services_state()[1:] == before[1:], f"a {change} warrant changed a custodian"
+        event(f"warrant attack refused: {change}")
         assert self.services_state()[0] == before[0], f"a {change} warrant changed the server"
 
 
-TamperingChangesNothing.TestCase.settings = proof_settings(ci=(5, 15), thorough=(60, 40))
+TamperingChangesNothing.TestCase.settings = proof_settings(ci=(5, 15), thorough=(20, 25))
 test_tampering_changes_nothing = TamperingChangesNothing.TestCase
 
 

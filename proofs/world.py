@@ -26,11 +26,13 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx2 as httpx
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis import event as hypothesis_event
+from hypothesis.errors import InvalidArgument
 from sqlmodel import Session, select
 from underseal_device.camera.capture import Frame
 from underseal_device.camera.errors import UplinkError
@@ -412,3 +414,10 @@ def absent(needle: bytes, haystack: bytes, message: str) -> None:
     """
     if needle in haystack:
         raise AssertionError(message)
+
+
+def event(text: str) -> None:
+    """``hypothesis.event`` (counted in ``--hypothesis-show-statistics``), and a no-op when a
+    sensitivity test drives a machine's rules by hand, outside a hypothesis run."""
+    with suppress(InvalidArgument):
+        hypothesis_event(text)
