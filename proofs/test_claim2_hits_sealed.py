@@ -64,10 +64,12 @@ class HitsLeaveOnlySealed(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.world.close()
 
-    @rule(i=hots, p=st.floats(0.5, 0.99))
-    def listed_plate_passes(self, i: int, p: float) -> None:
+    @rule(i=hots, p=st.floats(0.5, 0.99), then_deliver=st.booleans())
+    def listed_plate_passes(self, i: int, p: float, then_deliver: bool) -> None:
         self.hits += len(self.world.drive(((HOT_POOL[i], p),)))
         self.passed.add(i)
+        if then_deliver:
+            self.world.deliver()
 
     @rule(i=non_hits)
     def other_plate_passes(self, i: int) -> None:
@@ -193,7 +195,7 @@ def _keeps_a_hit_history(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _story(machine: HitsLeaveOnlySealed) -> None:
-    machine.listed_plate_passes(i=0, p=0.9)
+    machine.listed_plate_passes(i=0, p=0.9, then_deliver=False)
     machine.plates_of_hits_never_in_clear()
     machine.deliver()
     machine.plates_of_hits_never_in_clear()
