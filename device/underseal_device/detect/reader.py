@@ -19,7 +19,7 @@ import numpy.typing as npt
 from underseal.plates import plausible
 from underseal_device.detect.detector import Detection, Detector, check_frame, default_detector
 from underseal_device.ocr.recognizer import Recognizer, default_recognizer
-from underseal_device.reads import PlateRead
+from underseal_device.reads import Box, PlateRead
 
 __all__ = ["PlateReader", "crop_box", "default_reader", "read"]
 
@@ -51,17 +51,27 @@ class PlateReader:
         *,
         candidates: int = CANDIDATES,
         margin: tuple[float, float] = (MARGIN_X, MARGIN_Y),
+        roi: Box | None = None,
     ) -> None:
         """Use the given models, or the shipped ones (loaded and hash-checked here).
 
+        ``roi`` ``(x0, y0, x1, y1)`` limits detection to that part of each
+        frame (the lanes, not the sky or the pavement): the detector's input
+        is then the region, so plates in it are seen larger for the same cost.
+        Boxes are still reported in frame pixels.
+
         Raises:
             ModelIntegrityError: a shipped model is missing or altered.
-            ValueError: ``candidates`` below 1 or a negative margin.
+            ValueError: ``candidates`` below 1, a negative margin, or an
+                empty ``roi``.
         """
         if candidates < 1:
             raise ValueError("candidates must be at least 1")
         if min(margin) < 0:
             raise ValueError("margins must not be negative")
+        if roi is not None and (min(roi) < 0 or roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16):
+            raise ValueError("roi must be (x0, y0, x1, y1) with x1 - x0 and y1 - y0 at least 16")
+        self.roi = roi
         self.detector = detector or default_detector()
         self.recognizer = recognizer or default_recognizer()
         self.candidates = candidates
@@ -74,7 +84,18 @@ class PlateReader:
             BadImage: a frame that is not an image of a usable size.
         """
         frame = check_frame(frame)
-        return self.read_detections(frame, self.detector.detect(frame))
+        if self.roi is None:
+            return self.read_detections(frame, self.detector.detect(frame))
+        height, width = frame.shape[:2]
+        x0, y0 = min(self.roi[0], width - 16), min(self.roi[1], height - 16)
+        x1, y1 = min(self.roi[2], width), min(self.roi[3], height)
+        found = self.detector.detect(frame[y0:y1, x0:x1])
+        shifted = [
+            Detection((b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0), d.score)
+            for d in found
+            for b in (d.box,)
+        ]
+        return self.read_detections(frame, shifted)
 
     def read_detections(
         self, frame: npt.NDArray[np.uint8], detections: list[Detection]
