@@ -351,6 +351,11 @@ def investigate_command(
         f"opened {len(outcome.opened)} records into {out_dir}; discarded {outcome.out_of_scope} "
         f"outside the exact scope; {outcome.unopened} could not be opened"
     )
+    if outcome.inconsistent:
+        err.print(
+            f"{outcome.inconsistent} records discarded: their sealed evidence names another "
+            "camera than the signed record (forged with a stolen camera's keys?)"
+        )
     for name, reason in outcome.custodians_failed.items():
         err.print(f"custodian {name} did not answer: {reason}")
 

@@ -39,13 +39,16 @@ class Outcome:
     opened: list[Evidence] = field(default_factory=list)
     out_of_scope: int = 0
     unopened: int = 0
+    # Opened, but the sealed evidence contradicts the record's signed header
+    # (another camera id): forged by whoever held a camera's keys. Never shown.
+    inconsistent: int = 0
     custodians_answered: list[str] = field(default_factory=list)
     custodians_failed: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
             f"Outcome(opened={len(self.opened)}, out_of_scope={self.out_of_scope}, "
-            f"unopened={self.unopened})"
+            f"unopened={self.unopened}, inconsistent={self.inconsistent})"
         )
 
 
@@ -150,6 +153,11 @@ def _open_all(
             )
         except UndersealError:  # too few valid partials, or a record that does not open
             outcome.unopened += 1
+            continue
+        # The header's camera id is what the device signed and the server checked
+        # against its key; evidence claiming another camera is a forgery.
+        if evidence.camera_id != record.header.camera_id:
+            outcome.inconsistent += 1
             continue
         if scope.covers(
             plate=evidence.plate, observed_at=evidence.observed_at, camera_id=evidence.camera_id

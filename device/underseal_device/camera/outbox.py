@@ -62,6 +62,9 @@ class Outbox:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL").fetchone()
             self._db.execute("PRAGMA synchronous=FULL")
+            # A delivered hit must leave no trace: zero deleted rows in place
+            # (see ``_forget`` for the WAL, which keeps old page images).
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.execute(_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise StateError(f"outbox {self.path} cannot be opened: {error}") from None
@@ -125,6 +128,8 @@ class Outbox:
                 removed += self._db.execute(
                     "DELETE FROM outbox WHERE record_id = ?", (record_id,)
                 ).rowcount
+        if removed:
+            self._forget()
         return removed
 
     def attempted(self, record_ids: list[bytes]) -> None:
@@ -141,7 +146,18 @@ class Outbox:
 
     def drop(self, record_id: bytes) -> None:
         """Delete a hit that can never be delivered (its epoch's key is destroyed)."""
-        self._db.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,))
+        if self._db.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)).rowcount:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Push deletions into the database file and empty the WAL.
+
+        The WAL still holds the page images written when a hit was queued;
+        a checkpoint copies the zeroed pages into the database file and
+        TRUNCATE cuts the WAL to zero bytes. (What the storage device keeps
+        of freed blocks is beyond SQLite: run cameras on encrypted storage.)
+        """
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def retry_refused(self) -> int:
         """Put refused hits back in the queue (after the operator fixed the cause)."""
