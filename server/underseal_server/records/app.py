@@ -19,6 +19,7 @@ from underseal_server.records import (
     enrolment,
     epochs_api,
     hotlist,
+    stats_api,
     warrants,
 )
 from underseal_server.records.purge import PurgeReport, purge
@@ -58,7 +59,7 @@ def create_app(
     app.state.log_host = LogHost(settings.log_id, engine, clock, state.log_key)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=64 << 20)
-    for module in (enrolment, epochs_api, hotlist, camera_api, alerts_api, warrants):
+    for module in (enrolment, epochs_api, hotlist, camera_api, alerts_api, warrants, stats_api):
         app.include_router(module.router)
     app.include_router(log_router)
 

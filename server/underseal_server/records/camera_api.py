@@ -1,10 +1,13 @@
-"""What cameras call, each request signed with the device key: config, bundle, ingest.
+"""What cameras call, each request signed with the device key: config, bundle, ingest, stats.
 
 Ingest is all or nothing: every record in a batch is parsed, checked
 against its camera's signature and a live epoch, and only then stored, in
 one transaction with the request's nonce and the audit entry. A record id
 already stored with the same bytes is a duplicate (the camera retried) and
 is acknowledged; the same id with other bytes is refused.
+
+Stats are the camera's hourly aggregate counts (frames, reads, passes, hits,
+seconds up and healthy): numbers only, so nothing about any vehicle.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from underseal.encoding import b64d, b64e, parse_canonical_json
 from underseal.epochs import epoch_end, epoch_of, epoch_start
 from underseal.errors import Malformed
 from underseal.sealed import SealedRecord
-from underseal.signed_requests import SignedRequest
+from underseal.signed_requests import MAX_SKEW, SignedRequest
 from underseal.tokens import TokenKey, TokenScheme
 from underseal_server import auditlog
 from underseal_server.api_errors import ApiError
@@ -37,6 +40,7 @@ from underseal_server.records.models import (
     Alert,
     BundleSerial,
     Camera,
+    CameraHour,
     Custodian,
     Dispatcher,
     EpochKey,
@@ -377,3 +381,129 @@ def _ingest(server: ServerState, body: bytes, signed: SignedRequest) -> IngestOu
         return IngestOut(stored=stored, duplicates=len(parsed) - stored, alerts=relayed)
 
     return _replay_safe(server, signed, work)
+
+
+# --- hourly aggregates ------------------------------------------------------------------
+
+HOUR: Final = 3600
+MAX_STATS_HOURS: Final = 48
+"""Hours per stats request: the camera keeps its last 48 hours."""
+MAX_HOURLY_COUNT: Final = 10_000_000
+"""More than any camera counts in an hour (2,800 frames a second): a bound, not a goal."""
+MAX_STATS_AGE: Final = 7 * 86_400
+"""How far back a camera may report an hour (it keeps only two days; older is a bad clock)."""
+MAX_STATS_BODY: Final = 64 << 10
+STATS_COUNTS: Final = ("frames", "reads", "passes", "hits", "uptime_seconds", "healthy_seconds")
+
+Count = Annotated[int, Field(ge=0, le=MAX_HOURLY_COUNT)]
+Seconds = Annotated[int, Field(ge=0, le=HOUR)]
+
+
+class HourStatsIn(Strict):
+    """One hour of a camera's aggregate counts; any other field (a plate, a token) is refused."""
+
+    hour: int = Field(ge=0, lt=1 << 40, description="unix seconds of the hour's first second")
+    frames: Count = Field(description="frames read by the plate reader")
+    reads: Count = Field(description="plate reads (before grouping into passes)")
+    passes: Count = Field(description="vehicle passes (one voted read per plate in view)")
+    hits: Count = Field(description="passes that matched the hotlist and were sealed")
+    uptime_seconds: Seconds = Field(description="seconds of the hour the camera was running")
+    healthy_seconds: Seconds = Field(description="of those, seconds it could match and seal")
+
+
+class StatsIn(Strict):
+    hours: list[HourStatsIn] = Field(min_length=1, max_length=MAX_STATS_HOURS)
+
+
+class StatsOut(Strict):
+    hours: int
+
+
+def _parse_stats(body: bytes) -> StatsIn:
+    """The report, or the specific reason it is refused (the input is never echoed)."""
+    try:
+        return StatsIn.model_validate_json(body)
+    except ValidationError as error:
+        kinds = {(e["type"], tuple(e["loc"])) for e in error.errors()}
+    if any(kind == "extra_forbidden" for kind, _ in kinds):
+        raise ApiError(
+            422, "unknown_field", "stats hold counts only: " + ", ".join(STATS_COUNTS)
+        ) from None
+    if ("too_long", ("hours",)) in kinds:
+        raise ApiError(
+            413, "too_many_hours", f"a stats report holds at most {MAX_STATS_HOURS} hours"
+        ) from None
+    raise ApiError(
+        422,
+        "invalid_stats",
+        f"stats must be {{hours: [{{hour, {', '.join(STATS_COUNTS)}}}]}} with 1 to "
+        f"{MAX_STATS_HOURS} hours and counts between 0 and {MAX_HOURLY_COUNT} "
+        f"(seconds at most {HOUR})",
+    ) from None
+
+
+def _check_stats(report: StatsIn, now: int) -> None:
+    seen: set[int] = set()
+    for number, h in enumerate(report.hours):
+        if h.hour % HOUR:
+            raise ApiError(422, "bad_hour", f"hour {number} does not start on a whole hour")
+        # A camera's clock may run up to MAX_SKEW ahead (signed requests allow as much).
+        if h.hour > now + MAX_SKEW:
+            raise ApiError(422, "future_hour", f"hour {number} has not begun yet")
+        if h.hour < now - MAX_STATS_AGE:
+            raise ApiError(422, "stale_hour", f"hour {number} is more than 7 days old")
+        if h.hour in seen:
+            raise ApiError(422, "duplicate_hour", f"hour {number} repeats an hour")
+        if h.hits > h.passes or h.healthy_seconds > h.uptime_seconds:
+            raise ApiError(
+                422,
+                "inconsistent_counts",
+                f"hour {number}: more hits than passes or more healthy seconds than uptime",
+            )
+        seen.add(h.hour)
+
+
+@router.post("/stats")
+async def report_stats(request: Request, server: Server) -> StatsOut:
+    """Store this camera's hourly aggregate counts (idempotent: each count keeps its largest).
+
+    A camera re-sends an hour while it is still growing. Keeping the largest
+    value of each count makes a report order-free and repeatable: a delayed
+    or retried older report cannot undo a newer one, and a camera restarted
+    without its counters cannot lower an hour it already reported.
+    """
+    body, signed = await _signed(request, server, MAX_STATS_BODY)
+    report = _parse_stats(body)
+    _check_stats(report, server.clock())
+
+    def work(session: Session) -> StatsOut:
+        now = server.clock()
+        hours = [h.hour for h in report.hours]
+        existing = {
+            row.hour: row
+            for row in session.exec(
+                select(CameraHour).where(
+                    CameraHour.camera_id == signed.camera_id, col(CameraHour.hour).in_(hours)
+                )
+            ).all()
+        }
+        for h in report.hours:
+            row = existing.get(h.hour)
+            if row is None:
+                row = CameraHour(
+                    camera_id=signed.camera_id,
+                    hour=h.hour,
+                    day=epoch_of(h.hour),
+                    received_at=now,
+                    **{name: getattr(h, name) for name in STATS_COUNTS},
+                )
+            else:
+                for name in STATS_COUNTS:
+                    setattr(row, name, max(getattr(row, name), getattr(h, name)))
+                row.received_at = now
+            session.add(row)
+        # No audit entry: a camera reports every few seconds, and counts are no access to
+        # anyone's data (the log records decisions about records, keys and the hotlist).
+        return StatsOut(hours=len(report.hours))
+
+    return await run_in_threadpool(_replay_safe, server, signed, work)

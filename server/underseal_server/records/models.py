@@ -7,7 +7,7 @@ server, and records are ciphertext with a keyed match token.
 
 from __future__ import annotations
 
-from sqlalchemy import LargeBinary, Table, UniqueConstraint
+from sqlalchemy import BigInteger, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from underseal_server.auditlog import AuditEntry, AuditState
@@ -18,6 +18,7 @@ __all__ = [
     "Alert",
     "BundleSerial",
     "Camera",
+    "CameraHour",
     "Court",
     "Custodian",
     "EpochKey",
@@ -193,6 +194,30 @@ class SeenNonce(SQLModel, table=True):
     expires_at: int = Field(index=True)
 
 
+class CameraHour(SQLModel, table=True):
+    """One camera's aggregate counts for one UTC hour: totals only, never a read or a token.
+
+    The camera re-sends an hour while it grows; each count is kept at the
+    largest value reported (see ``camera_api.report_stats``).
+    """
+
+    __tablename__ = "camera_hour"
+
+    camera_id: str = Field(primary_key=True, foreign_key="camera.id", max_length=64)
+    hour: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False),
+        description="unix seconds of the hour's first second",
+    )
+    day: int = Field(index=True, description="epoch day of the hour (hour // 86400)")
+    frames: int
+    reads: int
+    passes: int
+    hits: int
+    uptime_seconds: int
+    healthy_seconds: int
+    received_at: int
+
+
 class WarrantRequest(SQLModel, table=True):
     """An investigator's request, and the court's answer (a signed warrant or a denial)."""
 
@@ -231,5 +256,6 @@ TABLES: list[Table] = [
         Alert,
         SeenNonce,
         WarrantRequest,
+        CameraHour,
     )
 ]
