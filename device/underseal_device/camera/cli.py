@@ -29,7 +29,6 @@ from underseal_device.camera.outbox import Outbox
 from underseal_device.camera.readers import load_reader
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import DeviceSettings, StateDir
-from underseal_device.camera.uplink import Uplink
 from underseal_device.errors import DeviceError
 
 __all__ = ["app", "main"]
@@ -119,17 +118,21 @@ def _status_line(counters: Counters, depth: int) -> str:
 
 
 def _deliver_forever(
-    state: StateDir, uplink: Uplink, stop: threading.Event, interval: float
+    state: StateDir, runtime: CameraRuntime, stop: threading.Event, interval: float
 ) -> None:
+    """Each round: the outbox's hits, then the hourly counts that write_status published."""
     # Its own SQLite connection: connections are per thread.
     with Outbox(state.outbox_path) as outbox:
-        while not stop.is_set():
+        while True:
+            last = stop.is_set()
             try:
-                uplink.deliver(outbox, retry=False)
+                runtime.uplink.deliver(outbox, retry=False)
+                runtime.report_stats(retry=False)
             except DeviceError as error:
                 logging.getLogger(__name__).warning("delivery failed (%s)", error.code)
+            if last:
+                break
             stop.wait(interval)
-        uplink.deliver(outbox, retry=False)
 
 
 @app.command()
@@ -165,7 +168,7 @@ def run(
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many.")] = None,
     quiet: Annotated[bool, typer.Option(help="No live status line.")] = False,
 ) -> None:
-    """Run the camera: capture, read, track, match, seal hits, deliver them.
+    """Run the camera: capture, read, track, match, seal hits, deliver them and the hourly counts.
 
     Shows a live status line (frames per second, reads, passes, hits, outbox
     depth, health). Syncs configuration and bundles at start and every
@@ -200,7 +203,7 @@ def run(
     stop = threading.Event()
     deliverer = threading.Thread(
         target=_deliver_forever,
-        args=(state, runtime.uplink, stop, deliver_interval),
+        args=(state, runtime, stop, deliver_interval),
         name="underseal-uplink",
         daemon=True,
     )
@@ -234,6 +237,7 @@ def run(
     finally:
         pipeline.finish()
         frames.close()
+        runtime.write_status(counters)  # the final hours, for the last delivery round
         stop.set()
         deliverer.join(timeout=30)
         runtime.write_status(counters)

@@ -5,11 +5,14 @@ configuration, checks the authority and custodian keys against the pinned
 ones (pinning them on first contact), stores the endorsed epoch keys and the
 dispatchers' keys, and fetches the hotlist bundles for today and tomorrow.
 :meth:`CameraRuntime.pipeline` builds the frame pipeline around a reader.
+:meth:`CameraRuntime.deliver` sends the outbox and
+:meth:`CameraRuntime.report_stats` the hourly aggregate counts.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from underseal.encoding import b64d, b64e
 from underseal.epochs import epoch_of
 from underseal.errors import Malformed
 from underseal_device.camera.capture import MotionGate, Sampler
-from underseal_device.camera.counters import Counters
+from underseal_device.camera.counters import Counters, HourReport
 from underseal_device.camera.epoch_keys import EpochKeys
 from underseal_device.camera.errors import BundleRefused, NotEnrolled, StateError, UplinkError
 from underseal_device.camera.hits import HitSealer
@@ -32,7 +35,7 @@ from underseal_device.camera.pipeline import Pipeline
 from underseal_device.camera.state import StateDir
 from underseal_device.camera.tracking import Tracker
 from underseal_device.camera.trust import TrustRoots, load_trust, pin_trust
-from underseal_device.camera.uplink import DeliveryReport, Uplink
+from underseal_device.camera.uplink import DeliveryReport, StatsReport, Uplink
 from underseal_device.reads import Reader
 
 __all__ = ["CameraRuntime", "Health", "SyncReport"]
@@ -40,6 +43,7 @@ __all__ = ["CameraRuntime", "Health", "SyncReport"]
 log = logging.getLogger(__name__)
 
 _DISPATCHERS = "dispatchers.json"
+_STATUS = "status.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,11 @@ class CameraRuntime:
         self.epoch_keys: EpochKeys | None = None
         self.hotlist: HotlistStore | None = None
         self.dispatchers = self._load_dispatchers()
+        # Stats: the hours last published by write_status (a copy, so the delivery
+        # thread never reads counters the frame loop is changing) and what the server took.
+        self._published_hours: list[HourReport] = []
+        self._stats_acked: dict[int, HourReport] = {}
+        self._stats_lock = threading.Lock()
         if self.trust is not None:
             self._with_trust(self.trust)
 
@@ -168,6 +177,26 @@ class CameraRuntime:
         """Send the outbox to the server (see :meth:`Uplink.deliver`)."""
         return self.uplink.deliver(self.outbox, retry=retry)
 
+    def report_stats(self, counters: Counters | None = None, *, retry: bool = True) -> StatsReport:
+        """Send the hourly aggregate counts the server has not acknowledged yet.
+
+        ``counters``: take the hours from them now (a single-threaded caller);
+        ``None``: the hours :meth:`write_status` last published (the ``run``
+        loop's delivery thread). Hours only, never a read (see
+        :class:`HourReport`). Hours the server acknowledged are sent again
+        only once their counts change; after a restart every kept hour is sent
+        once more, which the server takes as a repeat.
+        """
+        if counters is not None:
+            self._published_hours = counters.hour_reports()
+        with self._stats_lock:
+            hours = self._published_hours
+            report = self.uplink.send_stats(hours, self._stats_acked, retry=retry)
+            kept = {h.hour for h in hours}
+            for hour in [h for h in self._stats_acked if h not in kept]:
+                del self._stats_acked[hour]
+        return report
+
     # --- health and the pipeline -----------------------------------------------------------
 
     def health(self) -> Health:
@@ -203,6 +232,8 @@ class CameraRuntime:
         """
         if self.hotlist is None or self.epoch_keys is None:
             raise NotEnrolled("the camera has never fetched its configuration from the server")
+        if counters is None:
+            counters = self.load_counters()
         return Pipeline(
             reader,
             matcher=Matcher(self.hotlist, k=k, min_probability=min_probability),
@@ -220,11 +251,29 @@ class CameraRuntime:
             clock=self._clock,
         )
 
+    def load_counters(self) -> Counters:
+        """Fresh counters that go on with the hours ``status.json`` kept from the last run."""
+        counters = Counters()
+        try:
+            stored = self.state.read_json(_STATUS) or {}
+        except StateError:
+            stored = {}
+        if isinstance(stored, dict):
+            counters.restore_hours(stored.get("hours"), self._clock())
+        return counters
+
     def write_status(self, counters: Counters) -> None:
-        """Write aggregate counters, health and outbox depth to ``status.json``."""
+        """Observe health, write counters and outbox depth to ``status.json``, publish the hours.
+
+        Call it from the thread that runs the pipeline: it reads the counters
+        and hands :meth:`report_stats` a copy of the hours.
+        """
+        now = self._clock()
         health = self.health()
         counters.healthy, counters.health_reason = health.ok, health.reason
+        counters.observe_health(now, health.ok)
         counters.outbox_depth = self.outbox.depth()
         snapshot = counters.snapshot()
-        snapshot["written_at"] = int(self._clock())
-        self.state.write_json("status.json", snapshot)
+        snapshot["written_at"] = int(now)
+        self.state.write_json(_STATUS, snapshot)
+        self._published_hours = counters.hour_reports()

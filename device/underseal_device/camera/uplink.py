@@ -13,6 +13,11 @@ refuses as malformed is split until the refused hit is alone; that hit is
 set aside (``refused``) so it does not block the others, except one whose
 epoch key is already destroyed, which can never be read by anyone and is
 deleted.
+
+Stats are the camera's hourly aggregate counts (:class:`HourReport`: frames,
+reads, passes, hits, seconds up and healthy), sent with the same signing and
+backoff. An hour the server acknowledged is sent again only when its counts
+changed, which in practice means the current, still-growing hour.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +38,21 @@ from underseal.encoding import b64d, b64e
 from underseal.errors import Malformed
 from underseal.signed_requests import sign_request
 from underseal_device.camera.capture import Backoff
+from underseal_device.camera.counters import HourReport
 from underseal_device.camera.errors import UplinkError
 from underseal_device.camera.outbox import Outbox, PendingHit
 from underseal_device.camera.trust import TrustRoots
 
-__all__ = ["CameraConfig", "DeliveryReport", "Uplink"]
+__all__ = ["CameraConfig", "DeliveryReport", "StatsReport", "Uplink"]
 
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = "/v1/camera/config"
 BUNDLE_PATH = "/v1/camera/bundle"
 RECORDS_PATH = "/v1/camera/records"
+STATS_PATH = "/v1/camera/stats"
+MAX_STATS_HOURS = 48
+"""Hours per stats request (the server's cap)."""
 
 
 class _Epoch(BaseModel):
@@ -95,6 +104,16 @@ class DeliveryReport:
     alerts: int = 0
     refused: int = 0
     dropped: int = 0
+    failed_attempts: int = 0
+    pending: int = 0
+
+
+@dataclass(slots=True)
+class StatsReport:
+    """What one stats round did: hours acknowledged, refused for good, and still to send."""
+
+    sent: int = 0
+    refused: int = 0
     failed_attempts: int = 0
     pending: int = 0
 
@@ -283,3 +302,57 @@ class Uplink:
             delays = self.backoff.delays()  # progress: the next outage starts from scratch
         report.pending = len(outbox.pending(self.batch_size))
         return report
+
+    # --- aggregate counters -------------------------------------------------------------
+
+    def send_stats(
+        self, hours: Sequence[HourReport], acked: dict[int, HourReport], *, retry: bool = True
+    ) -> StatsReport:
+        """Send every hour of ``hours`` that differs from ``acked``; record what the server took.
+
+        ``acked`` maps an hour to the counts the server last acknowledged (the
+        caller keeps it between rounds). A refused report is split until the
+        refused hour is alone; that hour is recorded in ``acked`` too, so it is
+        not sent again until its counts change. With ``retry``, an unreachable
+        server is retried with backoff; otherwise the round stops and the
+        hours wait for the next.
+        """
+        report = StatsReport()
+        pending = [h for h in hours if acked.get(h.hour) != h]
+        try:
+            for start in range(0, len(pending), MAX_STATS_HOURS):
+                self._send_hours(pending[start : start + MAX_STATS_HOURS], acked, report, retry)
+        except UplinkError as error:
+            report.failed_attempts += 1
+            log.warning("uplink: stats postponed (%s)", error.error_code or error.status)
+        report.pending = sum(1 for h in hours if acked.get(h.hour) != h)
+        return report
+
+    def _send_hours(
+        self,
+        hours: list[HourReport],
+        acked: dict[int, HourReport],
+        report: StatsReport,
+        retry: bool,
+    ) -> None:
+        body = json.dumps({"hours": [h.to_json() for h in hours]}).encode()
+        try:
+            if retry:
+                self.with_retry("POST", STATS_PATH, body)
+            else:
+                self.request("POST", STATS_PATH, body)
+        except UplinkError as error:
+            if error.retryable:
+                raise
+            if len(hours) > 1:
+                middle = len(hours) // 2
+                self._send_hours(hours[:middle], acked, report, retry)
+                self._send_hours(hours[middle:], acked, report, retry)
+                return
+            log.warning("uplink: the server refused an hour of stats (%s)", error.error_code)
+            acked[hours[0].hour] = hours[0]
+            report.refused += 1
+            return
+        for h in hours:
+            acked[h.hour] = h
+        report.sent += len(hours)
