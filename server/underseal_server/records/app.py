@@ -13,6 +13,7 @@ from underseal_server.db import make_engine
 from underseal_server.log_api import LogHost
 from underseal_server.log_api import router as log_router
 from underseal_server.migrations import migrate
+from underseal_server.portal import router as portal_router
 from underseal_server.records import (
     alerts_api,
     camera_api,
@@ -62,6 +63,7 @@ def create_app(
     for module in (enrolment, epochs_api, hotlist, camera_api, alerts_api, warrants, stats_api):
         app.include_router(module.router)
     app.include_router(log_router)
+    app.include_router(portal_router)
 
     @app.post("/v1/retention/run", tags=["retention"])
     def run_retention(server: Server, admin: Admin) -> PurgeOut:
