@@ -38,7 +38,7 @@ Start = Annotated[int | None, Query(ge=0, description="audit log: first entry to
 # Everything the page loads is on this server; no script runs at all.
 _HEADERS: Final = {
     "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "x-content-type-options": "nosniff",
