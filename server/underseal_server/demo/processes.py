@@ -1,0 +1,215 @@
+"""Child processes of the demo: services on free loopback ports, one-shot CLI calls.
+
+Every child runs in its own session (so a Ctrl-C in the terminal reaches
+the demo only, which then stops them in order) and, on Linux, asks the
+kernel to send it SIGTERM if the demo dies without cleaning up (a
+``kill -9``), so no service is left orphaned on its port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2 as httpx
+
+__all__ = [
+    "Children",
+    "CliFailed",
+    "Service",
+    "ServiceFailed",
+    "device_cli",
+    "free_port",
+    "port_is_free",
+    "server_cli",
+]
+
+_PR_SET_PDEATHSIG = 1
+
+
+class CliFailed(Exception):
+    """A one-shot CLI call exited non-zero; ``output`` is its stderr (never holds a plate)."""
+
+    def __init__(self, command: str, code: int, output: str) -> None:
+        super().__init__(f"`{command}` exited with {code}: {output.strip()[-600:]}")
+        self.code = code
+        self.output = output
+
+
+class ServiceFailed(Exception):
+    """A service did not come up; the message ends with the tail of its log."""
+
+
+def _script(name: str, module: str) -> list[str]:
+    """The console script ``name`` beside this interpreter, else ``python -m module``."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return [str(beside)]
+    return [sys.executable, "-m", module]
+
+
+def server_cli() -> list[str]:
+    """How to run ``underseal-server``."""
+    return _script("underseal-server", "underseal_server.cli")
+
+
+def device_cli() -> list[str]:
+    """How to run ``underseal-device`` (the camera's CLI: never imported here)."""
+    return _script("underseal-device", "underseal_device.camera.cli")
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``port`` can be bound on ``host`` right now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel says is free on ``host`` now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Children:
+    """Every process the demo started, stopped together (in reverse order) by :meth:`stop_all`."""
+
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(
+        self, argv: Sequence[str], *, env: Mapping[str, str], log: Path
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` with its output in ``log``."""
+        with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+            # argv is built here from our own scripts and the demo's own paths.
+            process = subprocess.Popen(  # noqa: S603
+                list(argv),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_setup,
+            )
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+        """SIGTERM the child's process group, then SIGKILL it if it does not exit in time."""
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=timeout)
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def stop_all(self) -> None:
+        """Stop every child still known, newest first."""
+        for process in reversed(list(self.processes)):
+            self.stop(process)
+
+
+@dataclass
+class Service:
+    """A records server or custodian: ``underseal-server KIND serve`` on a loopback port."""
+
+    name: str
+    kind: str  # "records" or "custodian"
+    env: dict[str, str]
+    log: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, children: Children, *, preferred: int | None = None, tries: int = 3) -> None:
+        """Start on ``preferred`` if it is free, else on a free port; wait for ``/v1/health``.
+
+        Raises:
+            ServiceFailed: it exited or did not answer within two minutes.
+        """
+        for attempt in range(tries):
+            wanted = preferred if preferred and attempt == 0 else None
+            self.port = wanted if wanted and port_is_free(wanted) else free_port()
+            argv = [*server_cli(), self.kind, "serve", "--port", str(self.port)]
+            self.process = children.spawn(argv, env=self.env, log=self.log)
+            if self._wait_healthy():
+                return
+            children.stop(self.process)
+            text = self.log.read_text(errors="replace")
+            if "address already in use" not in text.lower():
+                break  # a real failure, not a lost race for the port
+        tail = self.log.read_text(errors="replace").strip().splitlines()[-8:]
+        raise ServiceFailed(f"{self.name} did not start; its log ends:\n" + "\n".join(tail))
+
+    def _wait_healthy(self, seconds: float = 120.0) -> bool:
+        assert self.process is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def cli(self, *args: str, timeout: float = 180.0) -> str:
+        """Run ``underseal-server ARGS`` with this service's settings; its stdout.
+
+        Raises:
+            CliFailed: it exited non-zero.
+        """
+        return run_cli([*server_cli(), *args], env=self.env, timeout=timeout)
+
+
+def run_cli(argv: Sequence[str], *, env: Mapping[str, str], timeout: float = 180.0) -> str:
+    """Run a one-shot command in its own session; its stdout.
+
+    Raises:
+        CliFailed: it exited non-zero (or ran past ``timeout``).
+    """
+    shown = " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))
+    try:
+        done = subprocess.run(  # noqa: S603 - argv built by the demo from its own scripts
+            list(argv),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise CliFailed(shown, -1, f"ran past {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise CliFailed(shown, done.returncode, done.stderr.decode(errors="replace"))
+    return done.stdout.decode(errors="replace")
