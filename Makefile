@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps clean
+.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps demo clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ eval:  ## the reader (detector + OCR) on ../shared/benchmarks/openalpr scenes, b
 
 eval-ocr:  ## the recognizer on ../shared/benchmarks/openalpr crops, beside RapidOCR and OpenALPR
 	$(BIN)/python -m bench.eval_ocr $(ARGS)
+
+demo:  ## the whole system on loopback, narrated; leaves the portal running (ARGS="--check": CI mode)
+	$(BIN)/underseal demo $(ARGS)
 
 vectors:  ## regenerate tests/vectors/*.json (only when the wire format changes on purpose)
 	$(BIN)/python -m tests.vectors.generate
