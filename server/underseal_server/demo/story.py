@@ -135,9 +135,9 @@ class Demo:
 
     # --- plumbing ---------------------------------------------------------------------
 
-    def _begin(self, title: str) -> None:
+    def _begin(self, name: str, title: str) -> None:
         self._step_number += 1
-        self._step = title
+        self._step = f"{self._step_number}/{self.STEPS} {name}"
         self.console.print()
         self.console.rule(f"[bold]{self._step_number}/{self.STEPS} · {title}", align="left")
 
@@ -204,6 +204,7 @@ class Demo:
         Raises:
             StepFailed: a step did not do what it shows.
         """
+        self.preflight()
         if self.options.workdir is None:
             self.root = Path(tempfile.mkdtemp(prefix="underseal-demo-"))
             self._temporary = True
@@ -214,7 +215,7 @@ class Demo:
             self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         self.offset_file.write_text("0")
-        self.preflight()
+        self._say(f"  work folder: {self.root}")
         keys = self.make_keys()
         self.start_services(keys)
         self.enrol(keys)
@@ -232,7 +233,7 @@ class Demo:
     # 1 ---------------------------------------------------------------------------------
 
     def preflight(self) -> None:
-        self._begin("Preflight: the camera's CLI and its models")
+        self._begin("preflight", "Preflight: the camera's CLI and its models")
         if shutil.which(device_cli()[0]) is None and not Path(device_cli()[0]).exists():
             raise StepFailed(self._step, "underseal-device is not installed: run `make setup`")
         if self.options.reader is None:
@@ -252,7 +253,6 @@ class Demo:
             self._say(f"  detector and recognizer found in {models}")
         else:
             self._say(f"  camera reader: {self.options.reader}")
-        self._say(f"  work folder: {self.root}")
 
     # 2 ---------------------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class Demo:
         return Keys(env, public)
 
     def make_keys(self) -> dict[str, Keys]:
-        self._begin("Keys for every party")
+        self._begin("keys", "Keys for every party")
         self._command("underseal-server keygen records|custodian|dealer|court --out FILE")
         keys = {"records": self._keygen("records", "records")}
         for index in range(1, CUSTODIANS + 1):
@@ -297,7 +297,9 @@ class Demo:
     # 3 ---------------------------------------------------------------------------------
 
     def start_services(self, keys: dict[str, Keys]) -> None:
-        self._begin("Start the records server and three custodians (separate processes)")
+        self._begin(
+            "services", "Start the records server and three custodians (separate processes)"
+        )
         base = self._base_env()
         self.records = Service(
             "records",
@@ -361,7 +363,7 @@ class Demo:
     # 4 ---------------------------------------------------------------------------------
 
     def enrol(self, keys: dict[str, Keys]) -> None:
-        self._begin("Enrol people, the court, the dispatcher and the custodians")
+        self._begin("enrol", "Enrol people, the court, the dispatcher and the custodians")
         admin = self._client(self.records.url, self.tokens["admin"])
         for principal, role in [
             ("officer", "hotlist_officer"),
@@ -425,7 +427,10 @@ class Demo:
     # 5 ---------------------------------------------------------------------------------
 
     def key_ceremony(self) -> None:
-        self._begin(f"Key ceremony: today's and tomorrow's epoch keys, {THRESHOLD} of {CUSTODIANS}")
+        self._begin(
+            "ceremony",
+            f"Key ceremony: today's and tomorrow's epoch keys, {THRESHOLD} of {CUSTODIANS}",
+        )
         env = {
             **self._base_env(),
             "UNDERSEAL_DEALER_KEY": self._dealer_seed,
@@ -465,7 +470,9 @@ class Demo:
     # 6 ---------------------------------------------------------------------------------
 
     def enrol_camera(self) -> Path:
-        self._begin("Enrol the camera: keys made on the device, public halves registered")
+        self._begin(
+            "camera-enrol", "Enrol the camera: keys made on the device, public halves registered"
+        )
         state = self.root / "camera"
         argv = [
             *device_cli(),
@@ -522,7 +529,7 @@ class Demo:
     # 7 ---------------------------------------------------------------------------------
 
     def load_hotlist(self) -> None:
-        self._begin("Load the hotlist: an officer enters, another person approves")
+        self._begin("hotlist", "Load the hotlist: an officer enters, another person approves")
         officer = self._client(self.records.url, self.tokens["officer"])
         approver = self._client(self.records.url, self.tokens["approver"])
         expires = int(time.time()) + 90 * DAY
@@ -551,7 +558,7 @@ class Demo:
     # 8 ---------------------------------------------------------------------------------
 
     def make_traffic(self) -> tuple[Path, int]:
-        self._begin("Synthetic traffic: a street, some vehicles carrying listed plates")
+        self._begin("traffic", "Synthetic traffic: a street, some vehicles carrying listed plates")
         video = self.root / "traffic.mp4"
         argv = [
             *device_cli(),
@@ -649,7 +656,7 @@ class Demo:
             )
 
     def run_camera(self, state: Path, video: Path, listed_passes: int) -> None:
-        self._begin("The camera: reads stay on the device, only sealed hits leave")
+        self._begin("camera", "The camera: reads stay on the device, only sealed hits leave")
         argv = [
             *device_cli(),
             "run",
@@ -794,7 +801,9 @@ class Demo:
         ).strip()  # fmt: skip
 
     def warrant_and_decrypt(self, keys: dict[str, Keys]) -> tuple[str, list[str]]:
-        self._begin(f"A court-signed warrant, opened with {THRESHOLD} of {CUSTODIANS} custodians")
+        self._begin(
+            "warrant", f"A court-signed warrant, opened with {THRESHOLD} of {CUSTODIANS} custodians"
+        )
         plate = self.alerts[0].plate
         expected = sorted(a.observed_at for a in self.alerts if a.plate == plate)
         now = int(time.time())
@@ -848,7 +857,7 @@ class Demo:
     # 11 --------------------------------------------------------------------------------
 
     def out_of_scope(self, keys: dict[str, Keys], plate: str, records: list[str]) -> None:
-        self._begin("An out-of-scope request is refused")
+        self._begin("out-of-scope", "An out-of-scope request is refused")
         other = next(p for p in HOTLIST if p != plate)
         self._court_grants("W-2", other, "another case", self.window)
         self._say(
@@ -879,7 +888,7 @@ class Demo:
     # 12 --------------------------------------------------------------------------------
 
     def retention(self, records: list[str]) -> None:
-        self._begin(f"{CLOCK_JUMP_DAYS} days later: retention destroys the keys")
+        self._begin("retention", f"{CLOCK_JUMP_DAYS} days later: retention destroys the keys")
         self.offset_file.write_text(str(CLOCK_JUMP_DAYS * DAY))
         self._say(
             f"  every service's clock moved {CLOCK_JUMP_DAYS} days forward "
@@ -923,7 +932,7 @@ class Demo:
     # 13 --------------------------------------------------------------------------------
 
     def audit(self, keys: dict[str, Keys]) -> None:
-        self._begin("Verify the audit logs as an outside auditor")
+        self._begin("audit", "Verify the audit logs as an outside auditor")
         pinned = {"records": keys["records"].public["log"]}
         for service in self.custodians:
             pinned[service.name] = keys[service.name].public["verify_key"]
@@ -950,7 +959,7 @@ class Demo:
     # 14 --------------------------------------------------------------------------------
 
     def portal(self) -> str:
-        self._begin("The transparency portal")
+        self._begin("portal", "The transparency portal")
         url = f"{self.records.url}/portal"
         reply = self._client(self.records.url).get("/portal")
         self._check(reply.status_code == 200, f"/portal answered {reply.status_code}")
