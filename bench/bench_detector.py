@@ -10,8 +10,7 @@ split between detection and recognition.
 
 from __future__ import annotations
 
-from underseal_device.detect import Detector, PlateReader
-from underseal_device.ocr import Recognizer
+from underseal_device.detect import Detector, shipped_reader
 from underseal_device.synth.scenes import SceneSampler
 
 from bench.harness import Row, figure, report, row, time_per_call
@@ -63,7 +62,7 @@ def main() -> None:
             samples = time_per_call(one, number=len(frames), repeat=3)
             rows.append(row(f"detector {side} px, 1280x720 frame, {threads} thread(s)", samples,
                             unit="ms", scale=1e3))  # fmt: skip
-    reader = PlateReader(Detector(threads=2), Recognizer(threads=1))
+    reader = shipped_reader(detector_threads=2)
     it2 = iter(range(10**9))
 
     def read_one() -> object:

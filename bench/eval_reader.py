@@ -11,7 +11,8 @@ and ``endtoend/eu``, one ground-truth plate per image. For each reader:
 - frames per second (median per-frame time) at the native size and with the
   frame resized to 1280×720.
 
-Rows: underseal's reader (detector + recognizer + grammar), RapidOCR's full
+Rows: underseal's reader (detector + recognizer + grammar) at its shipped
+operating point and with the detector at the model's own threshold, RapidOCR's full
 pipeline (DBNet detector + recognizer; optional, ``make eval-deps``), and
 OpenCV's two plate Haar cascades (detection, then our recognizer on their
 boxes, so their end-to-end row measures the cascade).
@@ -28,9 +29,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from underseal_device.detect import Detector, PlateReader
+from underseal_device.detect import Detector, PlateReader, shipped_reader
 from underseal_device.detect.detector import Detection
-from underseal_device.ocr import Recognizer
 
 from bench.eval_ocr import clean
 from bench.harness import Row, figure, report
@@ -171,8 +171,14 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "endtoend").is_dir():
         parser.error(f"no benchmark at {args.data} (expected endtoend/us and endtoend/eu)")
-    reader = PlateReader(Detector(threads=2), Recognizer(threads=1))
-    pipelines: dict[str, Pipeline | None] = {"underseal reader": underseal_pipeline(reader)}
+    reader = shipped_reader(detector_threads=2)
+    ungated = PlateReader(Detector(threads=2), reader.recognizer)
+    pipelines: dict[str, Pipeline | None] = {
+        "underseal reader": underseal_pipeline(reader),
+        "underseal reader, detector at its own threshold (no OCR gate)": underseal_pipeline(
+            ungated
+        ),
+    }
     if not args.no_reference:
         pipelines["RapidOCR full pipeline"] = rapidocr_pipeline()
         for cascade in ("haarcascade_russian_plate_number.xml",

@@ -7,7 +7,15 @@ recognizer and the plate grammar.
 from __future__ import annotations
 
 from underseal_device.detect.detector import Detection, Detector
-from underseal_device.detect.reader import PlateReader, default_reader, read
+from underseal_device.detect.reader import PlateReader, default_reader, read, shipped_reader
 from underseal_device.reads import PlateRead
 
-__all__ = ["Detection", "Detector", "PlateRead", "PlateReader", "default_reader", "read"]
+__all__ = [
+    "Detection",
+    "Detector",
+    "PlateRead",
+    "PlateReader",
+    "default_reader",
+    "read",
+    "shipped_reader",
+]

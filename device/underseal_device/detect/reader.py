@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from underseal.plates import plausible
-from underseal_device.detect.detector import Detection, Detector, check_frame, default_detector
+from underseal_device.detect.detector import Detection, Detector, check_frame
 from underseal_device.ocr.recognizer import Recognizer, default_recognizer
 from underseal_device.reads import Box, PlateRead
 
-__all__ = ["PlateReader", "crop_box", "default_reader", "read"]
+__all__ = ["PlateReader", "crop_box", "default_reader", "read", "shipped_reader"]
 
 #: Margins added around a detected box before it is cut, as shares of its
 #: width and height (each side).
@@ -29,6 +29,13 @@ MARGIN_X = 0.04
 MARGIN_Y = 0.08
 #: Candidates per plate passed on for hotlist matching.
 CANDIDATES = 3
+#: The shipped reader runs the detector at this score, below the model's own
+#: threshold, and keeps a box under the model's threshold only when a plausible
+#: plate is read in it: a missed plate is a missed hit, while a weak box costs
+#: one OCR call and the grammar drops it. Chosen on rendered scenes (seed 2,
+#: 60 scenes) as the lowest score at which the gated reader keeps precision
+#: >= 0.8: recall 98.8 % (95.1 % at the model's 0.7), precision 84.7 %.
+RECALL_THRESHOLD = 0.4
 
 
 def crop_box(
@@ -52,6 +59,7 @@ class PlateReader:
         candidates: int = CANDIDATES,
         margin: tuple[float, float] = (MARGIN_X, MARGIN_Y),
         roi: Box | None = None,
+        confident: float | None = None,
     ) -> None:
         """Use the given models, or the shipped ones (loaded and hash-checked here).
 
@@ -59,6 +67,13 @@ class PlateReader:
         frame (the lanes, not the sky or the pavement): the detector's input
         is then the region, so plates in it are seen larger for the same cost.
         Boxes are still reported in frame pixels.
+
+        ``confident``: a box the detector scores below this is kept only when
+        the recognizer reads a plausible plate in it; at or above, it is kept
+        even unread (so the tracker follows a plate too blurred to read
+        yet). None: no gate, every detected box is kept. Without a
+        ``detector``, the shipped one runs at :data:`RECALL_THRESHOLD` and
+        ``confident`` defaults to the model's own threshold.
 
         Raises:
             ModelIntegrityError: a shipped model is missing or altered.
@@ -72,7 +87,11 @@ class PlateReader:
         if roi is not None and (min(roi) < 0 or roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16):
             raise ValueError("roi must be (x0, y0, x1, y1) with x1 - x0 and y1 - y0 at least 16")
         self.roi = roi
-        self.detector = detector or default_detector()
+        self.confident = confident
+        if detector is None:  # the shipped detector at the shipped operating point
+            detector = Detector(threshold=RECALL_THRESHOLD)
+            confident = detector.spec.threshold if confident is None else confident
+        self.detector = detector
         self.recognizer = recognizer or default_recognizer()
         self.candidates = candidates
         self.margin = margin
@@ -110,6 +129,8 @@ class PlateReader:
         out: list[PlateRead] = []
         for d, (text, candidates) in zip(detections, results, strict=True):
             ok = bool(text.text) and plausible(text.text).ok
+            if not ok and self.confident is not None and d.score < self.confident:
+                continue  # a weak box with no plate in it: texture, a sign, a grille
             bx0, by0, bx1, by1 = d.box
             quad = np.array([[bx0, by0], [bx1 - 1, by0], [bx1 - 1, by1 - 1], [bx0, by1 - 1]])
             out.append(
@@ -127,10 +148,27 @@ class PlateReader:
         return out
 
 
+def shipped_reader(
+    *, detector_threads: int = 1, recognizer_threads: int = 1, roi: Box | None = None
+) -> PlateReader:
+    """The shipped models at the shipped operating point (see :data:`RECALL_THRESHOLD`).
+
+    Raises:
+        ModelIntegrityError: a shipped model is missing or altered.
+    """
+    detector = Detector(threads=detector_threads, threshold=RECALL_THRESHOLD)
+    return PlateReader(
+        detector,
+        Recognizer(threads=recognizer_threads),
+        roi=roi,
+        confident=detector.spec.threshold,
+    )
+
+
 @lru_cache(maxsize=1)
 def default_reader() -> PlateReader:
-    """The shipped detector and recognizer, loaded on first use (never at import time)."""
-    return PlateReader()
+    """:func:`shipped_reader`, loaded on first use (never at import time)."""
+    return shipped_reader()
 
 
 def read(frame: npt.NDArray[np.uint8]) -> list[PlateRead]:
