@@ -188,3 +188,38 @@ def test_a_tampered_bundle_matches_nothing_and_reports_unhealthy(
     # A fresh bundle from the server heals it.
     cw.runtime.sync()
     assert cw.runtime.health().ok
+
+
+def test_a_broken_track_of_one_listed_vehicle_makes_one_hit_and_a_later_pass_another(
+    camera_world: CameraWorld, tmp_path: Path
+) -> None:
+    cw = camera_world
+    cw.runtime.sync()
+    # The same listed plate seen twice 0.6 s apart (longer than the tracker's
+    # gap: two passes), then again 5 s later.
+    vehicles = [
+        Vehicle(colour(0), start=2, frames=6, lane=0, readings=((HOT, 0.9),)),
+        Vehicle(colour(1), start=14, frames=6, lane=0, readings=((HOT, 0.9),)),
+        Vehicle(colour(2), start=70, frames=6, lane=0, readings=((HOT, 0.9),)),
+    ]
+    folder = write_folder(tmp_path / "frames", render(vehicles, 84))
+    pipeline = cw.runtime.pipeline(ColourReader(vehicles), tracker=Tracker(max_gap=0.35))
+    pipeline.repeat_window = 3.0
+    pipeline.run(FolderSource(folder, fps=10))
+    counters = pipeline.counters
+    assert counters.passes == 3
+    assert (counters.hits, counters.hits_repeated) == (2, 1)
+    assert cw.runtime.outbox.depth() == 2
+
+
+def test_the_repeat_window_must_not_be_negative(camera_world: CameraWorld) -> None:
+    camera_world.runtime.sync()
+    pipeline = camera_world.runtime.pipeline(ColourReader([]))
+    with pytest.raises(ValueError, match="repeat_window"):
+        type(pipeline)(
+            pipeline.reader,
+            matcher=pipeline.matcher,
+            sealer=pipeline.sealer,
+            outbox=pipeline.outbox,
+            repeat_window=-1,
+        )

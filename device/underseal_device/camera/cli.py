@@ -268,7 +268,8 @@ def status(state_dir: StateOption = DEFAULT_STATE) -> None:
     table.add_row("health", "ok" if data.get("healthy") else f"unhealthy ({reason})")
     table.add_row("outbox", f"{depth} waiting ({refused} refused by the server)")
     for key in ("fps", "frames_in", "frames_processed", "frames_still", "reads", "passes",
-                "passes_unreadable", "passes_unchecked", "hits", "hits_unsealed"):  # fmt: skip
+                "passes_unreadable", "passes_unchecked", "hits", "hits_unsealed",
+                "hits_repeated"):  # fmt: skip
         if key in data:
             table.add_row(key.replace("_", " "), str(data[key]))
     if "written_at" in data:

@@ -78,6 +78,7 @@ class Counters:
     passes_unchecked: int = 0
     hits: int = 0
     hits_unsealed: int = 0
+    hits_repeated: int = 0  # the same hotlist entry again within the repeat window
     fps: float = 0.0
     healthy: bool = False
     health_reason: str = "starting"

@@ -7,6 +7,11 @@ Each pass is matched against the current hotlist bundle. A hit is sealed and
 put in the outbox before the loop goes on; anything else is dropped right
 there: its text, tokens and crop go out of scope with the pass, and only a
 total count changes.
+
+One vehicle makes one hit even when its track breaks (a plate hidden for a
+moment, frames skipped): a hit on a hotlist entry that already hit less than
+``repeat_window`` seconds of stream time earlier is not sealed again. Only
+the entries that hit, and when, are remembered, in memory, for that window.
 """
 
 from __future__ import annotations
@@ -52,7 +57,12 @@ class Pipeline:
         motion: MotionGate | None = None,
         counters: Counters | None = None,
         clock: Callable[[], float] = time.time,
+        repeat_window: float = 30.0,
     ) -> None:
+        if repeat_window < 0:
+            raise ValueError("repeat_window must not be negative")
+        self.repeat_window = repeat_window
+        self._recent_hits: dict[bytes, float] = {}  # hotlist entry ref -> stream time
         self.reader = reader
         self.matcher = matcher
         self.sealer = sealer
@@ -114,6 +124,9 @@ class Pipeline:
         found = self.matcher.match(passed, now=observed_at)
         if found is None:
             return None  # a non-hit: forgotten here
+        if self._repeated(found.match.ref, passed):
+            c.hits_repeated += 1
+            return None
         try:
             sealed = self.sealer.seal(passed, found, observed_at=observed_at)
         except NoEpochKey:
@@ -125,6 +138,14 @@ class Pipeline:
         c.hour(now).hits += 1
         log.info("hit sealed and queued (record %s)", sealed.record_id.hex())
         return sealed
+
+    def _repeated(self, ref: bytes, passed: PassRead) -> bool:
+        """Whether this entry hit within the window before ``passed`` (and remember this one)."""
+        horizon = passed.first_seen - self.repeat_window
+        self._recent_hits = {r: t for r, t in self._recent_hits.items() if t >= horizon}
+        repeated = ref in self._recent_hits
+        self._recent_hits[ref] = max(passed.last_seen, self._recent_hits.get(ref, passed.last_seen))
+        return repeated
 
     def run(
         self,
