@@ -1,13 +1,16 @@
-"""``underseal``: the project's show-and-tell commands (``demo``; ``compare`` comes later).
+"""``underseal``: the project's show-and-tell commands, ``demo`` and ``compare``.
 
 ``underseal demo`` plays the whole system on loopback and leaves the
 transparency portal running until Ctrl-C; ``underseal demo --check`` runs
 the same steps non-interactively, asserts each, stops everything and exits
 non-zero naming the step that failed (what CI and ``tests/demo`` run).
+``underseal compare`` runs one simulated city week through a conventional
+ALPR and through underseal and writes the side-by-side report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from pathlib import Path
@@ -23,7 +26,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="underseal",
-    help="See underseal work end to end: `demo` (and, later, `compare`).",
+    help="See underseal work end to end (`demo`), and beside a conventional ALPR (`compare`).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -127,7 +130,102 @@ def demo(
         raise typer.Exit(code)
 
 
-# `underseal compare` (issue 8, "The comparison") is added here as its own command.
+@app.command()
+def compare(
+    out: Annotated[
+        Path, typer.Option(help="Folder for the report (README.md and PNG charts).")
+    ] = Path("docs/comparison"),
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the two databases (kept); default: a temporary folder."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated city and traffic.")] = 7,
+    quick: Annotated[
+        bool, typer.Option(help="A small city (20 cameras, 600 reads a day each): seconds.")
+    ] = False,
+    cameras: Annotated[
+        int | None, typer.Option(min=2, max=1000, help="Fixed cameras (default 64; quick 20).")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=30, help="Days simulated.")] = 7,
+    reads_per_camera_day: Annotated[
+        int | None,
+        typer.Option(min=10, max=50_000, help="Mean reads per camera per day (default 5,800)."),
+    ] = None,
+    hotlist_size: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Plates on the hotlist.")
+    ] = None,
+) -> None:
+    """Run one simulated city week through a conventional ALPR and through underseal.
+
+    The conventional design keeps every read in plaintext, searchable (a
+    SQLite table); underseal's cameras keep only hotlist hits, sealed with
+    real epoch keys into the records server's own tables. The report, in
+    OUT, counts records and bytes, what the operator, a breach, a stolen
+    camera and a rogue query can read, what a warrant recovers and the
+    alerts delivered (the same in both), and states its assumptions. Reads
+    are simulated as text (no vision at city scale); no plate is printed.
+    """
+    import tempfile
+
+    from underseal_server.demo.compare.report import write_report
+    from underseal_server.demo.compare.run import run_comparison
+    from underseal_server.demo.compare.traffic import CityConfig
+
+    console = Console(highlight=False, soft_wrap=True)
+    base = CityConfig(grid=12, cameras=20, reads_per_camera_day=600, hotlist_size=200)
+    if not quick:
+        base = CityConfig()
+    config = CityConfig(
+        seed=seed,
+        grid=base.grid,
+        cameras=cameras if cameras is not None else base.cameras,
+        days=days,
+        reads_per_camera_day=reads_per_camera_day or base.reads_per_camera_day,
+        hotlist_size=hotlist_size if hotlist_size is not None else base.hotlist_size,
+    )
+    if config.cameras > config.grid * config.grid:
+        config = dataclasses.replace(config, grid=int((config.cameras * 9) ** 0.5) + 1)
+    command = _compare_command(out, seed, quick, cameras, days, reads_per_camera_day, hotlist_size)
+    console.print(
+        f"[bold]underseal compare[/bold]: {config.cameras} cameras, {config.days} days, "
+        f"about {config.target_reads:,} reads, seed {config.seed}"
+    )
+    with tempfile.TemporaryDirectory(prefix="underseal-compare-") as tmp:
+        folder = workdir if workdir is not None else Path(tmp)
+        results = run_comparison(config, folder, console=console)
+        path = write_report(results, out, command=command)
+    last = results.days[-1]
+    console.print(
+        f"conventional: {last.conventional_records:,} records; underseal: "
+        f"{last.underseal_records:,} records; alerts {results.conventional_alerts:,} and "
+        f"{results.underseal_alerts:,} ({'identical' if results.alerts_identical else 'DIFFER'})"
+    )
+    console.print(f"report: {path} ({results.seconds:.0f} s)")
+    if not results.alerts_identical:
+        raise typer.Exit(1)
+
+
+def _compare_command(
+    out: Path,
+    seed: int,
+    quick: bool,
+    cameras: int | None,
+    days: int,
+    reads: int | None,
+    hotlist: int | None,
+) -> str:
+    parts = ["underseal compare", f"--out {out}", f"--seed {seed}"]
+    if quick:
+        parts.append("--quick")
+    if cameras is not None:
+        parts.append(f"--cameras {cameras}")
+    if days != 7:
+        parts.append(f"--days {days}")
+    if reads is not None:
+        parts.append(f"--reads-per-camera-day {reads}")
+    if hotlist is not None:
+        parts.append(f"--hotlist-size {hotlist}")
+    return " ".join(parts)
 
 
 def main() -> None:
