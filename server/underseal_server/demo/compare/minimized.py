@@ -204,6 +204,15 @@ class UndersealStore:
             session.add_all(records)
             session.add_all(alerts)
             for (camera, hour), n in hourly.items():
+                # A day arrives in chunks: an hour already reported grows.
+                row = session.get(CameraHour, (t.camera_id(camera), hour))
+                if row is not None:
+                    row.frames += n * 30
+                    row.reads += n
+                    row.passes += n
+                    row.hits += hits[camera, hour]
+                    session.add(row)
+                    continue
                 session.add(
                     CameraHour(
                         camera_id=t.camera_id(camera),

@@ -32,8 +32,6 @@ from underseal_server.demo.compare.traffic import CityConfig, Traffic, simulate
 
 __all__ = ["DayFigures", "Results", "Row", "run_comparison"]
 
-_CHUNK = 50_000
-
 
 @dataclass(frozen=True, slots=True)
 class DayFigures:
@@ -114,9 +112,17 @@ def _progress(console: Console, quiet: bool) -> Iterator[Progress]:
 
 
 def run_comparison(
-    config: CityConfig, workdir: Path, *, console: Console | None = None, quiet: bool = False
+    config: CityConfig,
+    workdir: Path,
+    *,
+    console: Console | None = None,
+    quiet: bool = False,
+    chunk: int = 50_000,
 ) -> Results:
-    """Simulate the week, run it through both designs in ``workdir``, and measure them."""
+    """Simulate the week, run it through both designs in ``workdir``, and measure them.
+
+    Each day's reads go through both designs in chunks of ``chunk`` reads.
+    """
     console = console or Console(stderr=True)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -152,12 +158,12 @@ def run_comparison(
             us.prepare_epoch(epoch)
             hits = 0
             conv_alerts_before = conv.alerts
-            for i in range(0, len(reads), _CHUNK):
-                chunk = reads[i : i + _CHUNK]
-                conv.ingest(chunk)
-                progress.advance(t_conv, len(chunk))
-                hits += us.run_day(chunk, epoch)
-                progress.advance(t_us, len(chunk))
+            for i in range(0, len(reads), chunk):
+                part = reads[i : i + chunk]
+                conv.ingest(part)
+                progress.advance(t_conv, len(part))
+                hits += us.run_day(part, epoch)
+                progress.advance(t_us, len(part))
             results.alerts_per_day.append((conv.alerts - conv_alerts_before, hits))
             results.days.append(
                 DayFigures(
