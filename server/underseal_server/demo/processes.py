@@ -49,8 +49,31 @@ class ServiceFailed(Exception):
     """A service did not come up; the message ends with the tail of its log."""
 
 
+# Tests and debugging: ``UNDERSEAL_LOG_LEVEL=DEBUG`` in the demo's environment runs every
+# child through this bootstrap, which sets the root logger's level (the services and the
+# camera set none of their own below WARNING) before calling the module's ``main()``;
+# ``UNDERSEAL_LOG_FILE`` also appends every child's log records to one file, because a
+# one-shot command's stderr is otherwise kept only when it fails.
+_LOG_BOOTSTRAP = """\
+import importlib, logging, sys
+level, file, module = sys.argv[1:4]
+fmt = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+handlers = [logging.StreamHandler()] + ([logging.FileHandler(file)] if file else [])
+logging.basicConfig(level=level, format=fmt, handlers=handlers)
+sys.argv = [module, *sys.argv[4:]]
+importlib.import_module(module).main()
+"""
+
+
 def _script(name: str, module: str) -> list[str]:
-    """The console script ``name`` beside this interpreter, else ``python -m module``."""
+    """The console script ``name`` beside this interpreter, else ``python -m module``.
+
+    With ``UNDERSEAL_LOG_LEVEL`` set, ``module`` runs through the logging bootstrap.
+    """
+    level = os.environ.get("UNDERSEAL_LOG_LEVEL", "")
+    if level:
+        file = os.environ.get("UNDERSEAL_LOG_FILE", "")
+        return [sys.executable, "-c", _LOG_BOOTSTRAP, level.upper(), file, module]
     beside = Path(sys.executable).parent / name
     if beside.exists():
         return [str(beside)]
