@@ -48,6 +48,7 @@ from underseal_device.camera.hits import SealedHit
 from underseal_device.camera.pipeline import Pipeline
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import StateDir
+from underseal_device.camera.tracking import iou
 from underseal_device.camera.vote import PassRead
 from underseal_device.detect import PlateReader, shipped_reader
 from underseal_device.synth.traffic import TrafficSpec, TrafficTruth, write_video
@@ -237,11 +238,7 @@ def _truth_pass(passed: PassRead, truth: TrafficTruth) -> int | None:
         for s in candidate.sightings:
             t = s.frame / truth.fps
             if passed.first_seen - 0.2 <= t <= passed.last_seen + 0.2:
-                a, b = passed.box, s.box
-                ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-                iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-                union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-                overlap = ix * iy / union if union > 0 else 0.0
+                overlap = iou(passed.box, s.box)
                 if overlap > best:
                     best, best_id = overlap, candidate.id
     return best_id

@@ -10,6 +10,7 @@ split between detection and recognition.
 
 from __future__ import annotations
 
+from underseal_device.camera.tracking import iou
 from underseal_device.detect import Detector, shipped_reader
 from underseal_device.synth.scenes import SceneSampler
 
@@ -17,14 +18,6 @@ from bench.harness import Row, figure, report, row, time_per_call
 
 SCENES = 60
 SIZES = (480, 640, 800, 960)
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def main() -> None:
@@ -36,7 +29,7 @@ def main() -> None:
         detector = Detector(long_side=side, threads=2)
         found = wanted = right = claimed = 0
         for scene in scenes:
-            boxes = [tuple(map(float, d.box)) for d in detector.detect(scene.image)]
+            boxes = [d.box for d in detector.detect(scene.image)]
             claimed += len(boxes)
             truths = []
             for p in scene.plates:
@@ -45,9 +38,9 @@ def main() -> None:
                 truth = (float(x0), float(y0), float(x1) + 1, float(y1) + 1)
                 truths.append(truth)
                 wanted += p.readable
-                found += p.readable and any(_iou(truth, b) >= 0.5 for b in boxes)
+                found += p.readable and any(iou(truth, b) >= 0.5 for b in boxes)
             # A box on any plate, readable or not, is no false alarm.
-            right += sum(any(_iou(t, b) >= 0.5 for t in truths) for b in boxes)
+            right += sum(any(iou(t, b) >= 0.5 for t in truths) for b in boxes)
         rows.append(figure(f"detector {side} px: recall of readable plates (synthetic)",
                            100 * found / max(wanted, 1), unit="%", n=wanted))  # fmt: skip
         rows.append(figure(f"detector {side} px: precision (synthetic)",

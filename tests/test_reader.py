@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from underseal_device.camera.tracking import iou
 from underseal_device.detect import PlateReader, default_reader, read
 from underseal_device.detect.detector import default_detector
 from underseal_device.errors import BadImage
@@ -27,14 +28,6 @@ def _scenes() -> tuple[Scene, ...]:
     return tuple(sampler.scene_at(i) for i in range(SCENES))
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _truth(quad: np.ndarray) -> tuple[float, float, float, float]:
     x0, y0 = quad.min(0)
     x1, y1 = quad.max(0)
@@ -48,13 +41,13 @@ def test_boxes_are_found_and_plates_read_on_rendered_scenes() -> None:
         claimed += len(reads)
         truths = [_truth(p.quad) for p in scene.plates]
         on_plates += sum(
-            any(_iou(t, tuple(map(float, r.box))) >= 0.5 for t in truths) for r in reads
+            any(iou(t, r.box) >= 0.5 for t in truths) for r in reads
         )
         for plate, truth in zip(scene.plates, truths, strict=True):
             if not plate.readable:
                 continue
             wanted += 1
-            hits = [r for r in reads if _iou(truth, tuple(map(float, r.box))) >= 0.5]
+            hits = [r for r in reads if iou(truth, r.box) >= 0.5]
             found += bool(hits)
             read_right += any(r.text == plate.text for r in hits)
     assert wanted >= 20
@@ -110,7 +103,7 @@ def test_a_region_of_interest_reports_boxes_in_frame_pixels() -> None:
     full = default_reader()
     limited = PlateReader(full.detector, full.recognizer, roi=roi)
     reads = limited.read(scene.image)
-    assert any(_iou(_truth(plate.quad), tuple(map(float, r.box))) >= 0.5 for r in reads)
+    assert any(iou(_truth(plate.quad), r.box) >= 0.5 for r in reads)
     assert all(roi[0] <= r.box[0] and r.box[2] <= roi[2] for r in reads)
     with pytest.raises(ValueError, match="roi"):
         PlateReader(full.detector, full.recognizer, roi=(10, 10, 12, 400))

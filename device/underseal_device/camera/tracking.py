@@ -20,7 +20,7 @@ from underseal_device.reads import Box, PlateRead
 __all__ = ["Track", "Tracker", "iou"]
 
 
-def iou(a: Box, b: Box) -> float:
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Intersection over union of two ``(x0, y0, x1, y1)`` boxes (0 when either is empty)."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
