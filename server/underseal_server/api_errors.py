@@ -91,7 +91,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        # 400 from FastAPI itself: a body that does not parse (JSON with a syntax error).
+        codes = {
+            400: "malformed_body",
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+        }
         return JSONResponse(
             _body(codes.get(error.status_code, "http_error"), str(error.detail)),
             status_code=error.status_code,

@@ -60,7 +60,7 @@ def checkpoint(host: Host) -> CheckpointOut:
 @router.get("/entries")
 def entries(
     host: Host,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, lt=1 << 63)] = 0,  # SQL integers are 64-bit
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Entries from ``start``, exactly as hashed into the tree."""

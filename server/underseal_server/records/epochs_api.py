@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
+from fastapi import Path as FastPath
 from nacl.signing import VerifyKey
 from pydantic import Field
 from sqlmodel import select
@@ -84,7 +87,7 @@ def _public(row: EpochKey) -> EpochPublic:
 
 
 @router.get("/{epoch}")
-def get_epoch(epoch: int, server: Server) -> EpochPublic:
+def get_epoch(epoch: Annotated[int, FastPath(ge=0, lt=1 << 32)], server: Server) -> EpochPublic:
     """An epoch's public certificate (public: cameras and auditors fetch it)."""
     with session_scope(server.engine, write=False) as session:
         row = session.get(EpochKey, epoch)

@@ -185,7 +185,7 @@ def list_entries(
     caller: HotlistReader,
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, lt=1 << 63)] = 0,  # SQL integers are 64-bit
 ) -> list[EntryOut]:
     """Entries, newest first (officers and approvers only)."""
     with session_scope(server.engine) as session:

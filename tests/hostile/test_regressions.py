@@ -1,0 +1,58 @@
+"""Crashes and vague rejections found by the hostile-input runs, pinned.
+
+Found by tests/hostile/test_api_schemas.py (schemathesis): integers beyond
+64 bits reached SQLite (``OverflowError``, a 500), and a body that is not
+JSON was refused with the vague code ``http_error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.server.deployment import Deployment
+
+BIG = 2**70
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    deployment = Deployment(Path(tmp_path_factory.mktemp("regressions")), custodians=2)
+    yield deployment
+    deployment.close()
+
+
+@pytest.mark.parametrize(
+    ("caller", "url"),
+    [
+        ("officer", f"/v1/hotlist?offset={BIG}"),
+        (None, f"/v1/log/entries?start={BIG}"),
+        (None, f"/v1/epochs/{BIG}"),
+        (None, "/v1/epochs/-1"),
+    ],
+)
+def test_huge_integers_are_a_422_not_a_500(world: Deployment, caller: str | None, url: str) -> None:
+    client = world.as_[caller] if caller else world.records
+    headers = dict(client.headers)
+    reply = TestClient(world.records_app, raise_server_exceptions=False, headers=headers).get(url)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["code"] == "invalid_request"
+
+
+def test_custodian_log_entries_refuse_huge_start(world: Deployment) -> None:
+    client = TestClient(world.custodian_apps[0], raise_server_exceptions=False)
+    reply = client.get(f"/v1/log/entries?start={BIG}")
+    assert reply.status_code == 422, reply.text
+
+
+def test_a_body_that_is_not_json_has_a_specific_code(world: Deployment) -> None:
+    reply = world.admin.post(
+        "/v1/principals", content=b"\xc3\x28", headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "error": {"code": "malformed_body", "message": "There was an error parsing the body"}
+    }
