@@ -175,7 +175,7 @@ def _ascii_headers(headers: dict[str, Any]) -> dict[str, str]:
     for key, value in headers.items():
         try:
             str(key).encode("ascii")
-            str(value).encode("latin-1")
+            str(value).encode("ascii")
         except UnicodeEncodeError:
             continue
         kept[str(key)] = str(value)
@@ -212,7 +212,7 @@ def _camera_headers(
         # A garbage value in one header, or a well-formed signature over other bytes.
         name = sorted(headers)[forged % len(headers)]
         if forged % 2:
-            headers[name] = ["", "x", "Z" * 90, "-1", "é"][forged % 5]
+            headers[name] = ["", "x", "Z" * 90, "-1", "00000000001"][forged % 5]
         else:
             headers = sign_request(
                 deployment.camera_key,

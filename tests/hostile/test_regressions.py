@@ -56,3 +56,14 @@ def test_a_body_that_is_not_json_has_a_specific_code(world: Deployment) -> None:
     assert reply.json() == {
         "error": {"code": "malformed_body", "message": "There was an error parsing the body"}
     }
+
+
+def test_acknowledging_a_huge_alert_id_is_a_422(world: Deployment) -> None:
+    client = TestClient(
+        world.records_app,
+        raise_server_exceptions=False,
+        headers=dict(world.as_["dispatch"].headers),
+    )
+    reply = client.post("/v1/alerts/ack", json={"ids": [BIG]})
+    assert reply.status_code == 422, reply.text
+    assert client.post("/v1/alerts/ack", json={"ids": [1]}).status_code == 200

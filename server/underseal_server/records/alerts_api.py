@@ -75,7 +75,10 @@ async def poll(
 
 
 class AckIn(Strict):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    # Each id within SQL's 64-bit integers (a larger one was a 500 from the driver).
+    ids: list[Annotated[int, Field(ge=-(1 << 63), lt=1 << 63)]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
 class AckOut(Strict):
