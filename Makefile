@@ -19,7 +19,7 @@ lint:  ## ruff lint and format check
 
 typecheck:  ## mypy (strict on the core)
 	$(BIN)/mypy src/underseal
-	$(BIN)/mypy device/underseal_device server/underseal_server tests bench proofs
+	$(BIN)/mypy device/underseal_device server/underseal_server tests bench proofs fuzz
 
 contracts:  ## the trust boundary: core imports neither side; device and server never import each other
 	$(BIN)/lint-imports
@@ -69,6 +69,13 @@ audit:  ## pip-audit the installed dependencies against PyPI's advisories (netwo
 	fi; \
 	echo "$(BIN)/pip-audit --skip-editable --strict --progress-spinner off"; \
 	$(BIN)/pip-audit --skip-editable --strict --progress-spinner off
+
+FUZZ_SECONDS ?= 60
+API_EXAMPLES ?= 25
+fuzz:  ## atheris on every byte parser (FUZZ_SECONDS each, default 60), then schemathesis long (API_EXAMPLES)
+	@rc=0; PYTHONPATH=. $(BIN)/python -m fuzz.run_all --seconds $(FUZZ_SECONDS) || rc=$$?; \
+	UNDERSEAL_API_EXAMPLES=$(API_EXAMPLES) $(BIN)/python -m pytest tests/hostile/test_api_schemas.py \
+		-p no:cacheprovider -q --durations=0 || rc=$$?; exit $$rc
 
 vectors:  ## regenerate tests/vectors/*.json (only when the wire format changes on purpose)
 	$(BIN)/python -m tests.vectors.generate
