@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps demo audit clean
+.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps demo audit fuzz clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
