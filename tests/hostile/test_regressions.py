@@ -67,3 +67,22 @@ def test_acknowledging_a_huge_alert_id_is_a_422(world: Deployment) -> None:
     reply = client.post("/v1/alerts/ack", json={"ids": [BIG]})
     assert reply.status_code == 422, reply.text
     assert client.post("/v1/alerts/ack", json={"ids": [1]}).status_code == 200
+
+
+def test_a_png_claiming_a_huge_chunk_is_a_bad_image_not_gigabytes(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_images.py: OpenCV allocated the declared 2.5 GB IDAT.
+    import cv2
+    import numpy as np
+    from underseal_device.errors import BadImage
+    from underseal_device.ocr.images import read_image
+
+    ok, encoded = cv2.imencode(".png", np.zeros((48, 96, 3), np.uint8))
+    assert ok
+    good = encoded.tobytes()
+    (tmp_path / "good.png").write_bytes(good)
+    assert read_image(tmp_path / "good.png").shape == (48, 96, 3)
+    at = good.index(b"IDAT") - 4
+    bomb = good[:at] + (2_516_582_896).to_bytes(4, "big") + good[at + 4 :]
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    with pytest.raises(BadImage):
+        read_image(tmp_path / "bomb.png")
