@@ -40,9 +40,7 @@ def test_boxes_are_found_and_plates_read_on_rendered_scenes() -> None:
         reads = read(scene.image)
         claimed += len(reads)
         truths = [_truth(p.quad) for p in scene.plates]
-        on_plates += sum(
-            any(iou(t, r.box) >= 0.5 for t in truths) for r in reads
-        )
+        on_plates += sum(any(iou(t, r.box) >= 0.5 for t in truths) for r in reads)
         for plate, truth in zip(scene.plates, truths, strict=True):
             if not plate.readable:
                 continue
