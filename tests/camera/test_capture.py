@@ -121,3 +121,15 @@ def test_motion_gate_skips_a_still_road_and_passes_a_moving_plate() -> None:
     assert passed[0] == 0
     assert set(range(3, 10)) <= set(passed)
     assert not set(passed) & {1, 2, 10, 11}
+
+
+def test_a_png_bomb_in_a_folder_is_a_bad_frame_not_gigabytes(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "f", render(MOVING, 3))
+    good = (folder / "frame-00001.png").read_bytes()
+    at = good.index(b"IDAT") - 4  # the chunk claims 2.5 GB (found by fuzz/fuzz_images.py)
+    (folder / "frame-00001.png").write_bytes(
+        good[:at] + (2_516_582_896).to_bytes(4, "big") + good[at + 4 :]
+    )
+    source = FolderSource(folder, fps=10)
+    assert len(list(source.frames())) == 2
+    assert source.bad_frames == 1

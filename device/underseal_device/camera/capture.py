@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from underseal_device.camera.errors import SourceError, SourceLost
+from underseal_device.errors import BadImage
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -229,9 +230,15 @@ class FolderSource:
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable image, in name order."""
+        # Imported here: the OCR package loads onnxruntime, which capture alone never needs.
+        from underseal_device.ocr.images import read_image
+
         index = 0
         for path in self.paths:
-            image = _check_image(cv2.imread(str(path), cv2.IMREAD_COLOR))
+            try:  # size caps and the PNG chunk guard (a tiny file cannot claim gigabytes)
+                image = _check_image(read_image(path))
+            except BadImage:
+                image = None
             if image is None:
                 self.bad_frames += 1
                 continue
