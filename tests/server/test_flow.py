@@ -551,3 +551,22 @@ def test_a_warrant_is_usable_only_by_the_investigator_it_names(world: Deployment
     )
     assert reply.status_code == 403
     assert reply.json()["error"]["code"] == "not_your_warrant"
+
+
+def test_a_court_removed_from_custodians_registries_opens_nothing_more(world: Deployment) -> None:
+    # A stolen court key is revoked where it counts: each custodian's own registry.
+    bundle = world.bundle()
+    ok(world.ingest(world.seal_hit(PLATE, bundle)), 200)
+    ok(world.warrant("w-court", [PLATE]), 200)
+    assert len(world.investigate("w-court").opened) == 1  # before: the warrant works
+    for admin in world.custodian_admins[:2]:
+        ok(admin.delete("/v1/courts/superior-court"), 200)
+    warrant = ok(world.as_["detective"].get("/v1/warrant-requests/w-court"), 200)["warrant"]
+    records = [b64e(world.seal_hit(PLATE, bundle).to_bytes())]
+    _, client = world.custodian_investigators[0]
+    reply = client.post("/v1/partials", json={"warrant": warrant, "records": records})
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "invalid_signature"
+    outcome = world.investigate("w-court")
+    assert outcome.opened == []  # one custodian still honours it: below the threshold
+    assert set(outcome.custodians_failed) == {"custodian-1", "custodian-2"}
