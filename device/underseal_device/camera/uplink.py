@@ -52,6 +52,9 @@ BUNDLE_PATH = "/v1/camera/bundle"
 RECORDS_PATH = "/v1/camera/records"
 STATS_PATH = "/v1/camera/stats"
 MAX_STATS_HOURS = 48
+#: Codes the server gives a request whose signed timestamp is outside its window
+#: (and a hit whose epoch is); see ``Uplink._clock_refused``.
+CLOCK_CODES = frozenset({"expired", "not_yet_valid"})
 """Hours per stats request (the server's cap)."""
 
 
@@ -234,6 +237,33 @@ class Uplink:
         """This camera's sealed bundle for ``epoch`` (verified by the caller, not here)."""
         return self.with_retry("GET", f"{BUNDLE_PATH}?epoch={epoch}").content
 
+    def _clock_refused(self, error: UplinkError) -> bool:
+        """Whether ``error`` refused this camera's clock rather than what it sent.
+
+        ``expired``/``not_yet_valid`` may be about a hit (its epoch) or about
+        the request's signed timestamp. A bare signed GET tells them apart: if
+        it is refused the same way, the clock is wrong, and nothing the camera
+        holds may be set aside for it.
+        """
+        if error.error_code not in CLOCK_CODES:
+            return False
+        try:
+            self.request("GET", CONFIG_PATH)
+        except UplinkError as probe:
+            if probe.retryable:
+                raise
+            return probe.error_code in CLOCK_CODES
+        return False
+
+    def _clock_error(self, error: UplinkError) -> UplinkError:
+        log.warning("uplink: the server refuses this camera's clock (%s)", error.error_code)
+        return UplinkError(
+            f"the records server refuses this camera's clock ({error.error_code}): "
+            "set the clock (NTP); everything waiting is kept and sent once it is right",
+            status=error.status,
+            error_code=error.error_code,
+        )
+
     # --- delivery -----------------------------------------------------------------------------
 
     @staticmethod
@@ -257,6 +287,9 @@ class Uplink:
             if error.retryable:
                 outbox.attempted([p.hit.record_id for p in hits])
                 raise
+            if self._clock_refused(error):
+                outbox.attempted([p.hit.record_id for p in hits])
+                raise self._clock_error(error) from None
             if len(hits) > 1:
                 middle = len(hits) // 2
                 self._send(outbox, hits[:middle], report)
@@ -344,6 +377,8 @@ class Uplink:
         except UplinkError as error:
             if error.retryable:
                 raise
+            if self._clock_refused(error):
+                raise self._clock_error(error) from None
             if len(hours) > 1:
                 middle = len(hours) // 2
                 self._send_hours(hours[:middle], acked, report, retry)
