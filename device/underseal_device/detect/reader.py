@@ -71,9 +71,8 @@ class PlateReader:
         ``confident``: a box the detector scores below this is kept only when
         the recognizer reads a plausible plate in it; at or above, it is kept
         even unread (so the tracker follows a plate too blurred to read
-        yet). None: no gate, every detected box is kept. Without a
-        ``detector``, the shipped one runs at :data:`RECALL_THRESHOLD` and
-        ``confident`` defaults to the model's own threshold.
+        yet). None: the model's own threshold, which gates only a detector
+        run below it (the shipped one runs at :data:`RECALL_THRESHOLD`).
 
         Raises:
             ModelIntegrityError: a shipped model is missing or altered.
@@ -87,11 +86,8 @@ class PlateReader:
         if roi is not None and (min(roi) < 0 or roi[2] - roi[0] < 16 or roi[3] - roi[1] < 16):
             raise ValueError("roi must be (x0, y0, x1, y1) with x1 - x0 and y1 - y0 at least 16")
         self.roi = roi
-        self.confident = confident
-        if detector is None:  # the shipped detector at the shipped operating point
-            detector = Detector(threshold=RECALL_THRESHOLD)
-            confident = detector.spec.threshold if confident is None else confident
-        self.detector = detector
+        self.detector = detector or Detector(threshold=RECALL_THRESHOLD)
+        self.confident = self.detector.spec.threshold if confident is None else confident
         self.recognizer = recognizer or default_recognizer()
         self.candidates = candidates
         self.margin = margin
@@ -129,7 +125,7 @@ class PlateReader:
         out: list[PlateRead] = []
         for d, (text, candidates) in zip(detections, results, strict=True):
             ok = bool(text.text) and plausible(text.text).ok
-            if not ok and self.confident is not None and d.score < self.confident:
+            if not ok and d.score < self.confident:
                 continue  # a weak box with no plate in it: texture, a sign, a grille
             bx0, by0, bx1, by1 = d.box
             quad = np.array([[bx0, by0], [bx1 - 1, by0], [bx1 - 1, by1 - 1], [bx0, by1 - 1]])
@@ -156,12 +152,10 @@ def shipped_reader(
     Raises:
         ModelIntegrityError: a shipped model is missing or altered.
     """
-    detector = Detector(threads=detector_threads, threshold=RECALL_THRESHOLD)
     return PlateReader(
-        detector,
+        Detector(threads=detector_threads, threshold=RECALL_THRESHOLD),
         Recognizer(threads=recognizer_threads),
         roi=roi,
-        confident=detector.spec.threshold,
     )
 
 
