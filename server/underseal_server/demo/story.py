@@ -854,6 +854,21 @@ class Demo:
     def _detective(self, index: int) -> str:
         return self.custodian_detective[self.custodians[index].name]
 
+    def _present(
+        self, warrant_id: str, index: int, records: list[str]
+    ) -> tuple[str, httpx.Response, dict[str, Any]]:
+        """Show ``records`` under a granted warrant straight to one custodian, as the detective."""
+        warrant = self._ok(
+            self._client(self.records.url, self.tokens["detective"]).get(
+                f"/v1/warrant-requests/{warrant_id}"
+            ),
+            200,
+        )["warrant"]
+        reply = self._client(self.custodians[index].url, self._detective(index)).post(
+            "/v1/partials", json={"warrant": warrant, "records": records}
+        )
+        return self.custodians[index].name, reply, _error_of(reply)
+
     # 11 --------------------------------------------------------------------------------
 
     def out_of_scope(self, keys: dict[str, Keys], plate: str, records: list[str]) -> None:
@@ -864,18 +879,8 @@ class Demo:
             "  warrant W-2 names another listed plate; the detective presents W-1's record "
             "under W-2, hoping the custodians will not look"
         )
-        warrant = self._ok(
-            self._client(self.records.url, self.tokens["detective"]).get(
-                "/v1/warrant-requests/W-2"
-            ),
-            200,
-        )["warrant"]
         for index in (0, 2):
-            name = self.custodians[index].name
-            reply = self._client(self.custodians[index].url, self._detective(index)).post(
-                "/v1/partials", json={"warrant": warrant, "records": records[:1]}
-            )
-            error = _error_of(reply)
+            name, reply, error = self._present("W-2", index, records[:1])
             self._say(
                 f"  {name}: HTTP {reply.status_code} {error.get('code')} "
                 f"(reason: {error.get('reason', '-')}) — no partial decryption, refusal logged"
@@ -908,17 +913,7 @@ class Demo:
         self._say(f"  the same warrant W-1 again: {said}")
         self._check(not list(out.glob("W-1-*.json")), "a record still opened after retention")
         for index in (0, 2):
-            name = self.custodians[index].name
-            warrant = self._ok(
-                self._client(self.records.url, self.tokens["detective"]).get(
-                    "/v1/warrant-requests/W-1"
-                ),
-                200,
-            )["warrant"]
-            reply = self._client(self.custodians[index].url, self._detective(index)).post(
-                "/v1/partials", json={"warrant": warrant, "records": records[:1]}
-            )
-            error = _error_of(reply)
+            name, reply, error = self._present("W-1", index, records[:1])
             self._say(
                 f"  a copy of the ciphertext kept from before, shown to {name}: "
                 f"HTTP {reply.status_code} {error.get('code')}"
