@@ -252,22 +252,30 @@ def deny(request_id: Identifier, body: DenyIn, server: Server, court: CourtCalle
 def in_scope(
     session: Session, warrant: Warrant, limit: int, *, horizon: int
 ) -> tuple[list[Record], bool]:
-    """Records whose token, day and camera fall in the warrant's scope, oldest first.
+    """The first ``limit`` records in the warrant's scope, and whether the scope holds more.
 
-    Epochs below ``horizon`` are past retention: never searched, even before
-    the scheduled run has deleted them.
+    In scope: token, day and camera; first: oldest, by epoch, time received
+    and record id. Epochs below ``horizon`` are past retention: never
+    searched, even before the scheduled run has deleted them. At most
+    ``limit + 1`` records are loaded, however many the scope holds.
     """
     scope = warrant.scope
     first, last = max(epoch_of(scope.time_from), horizon), epoch_of(scope.time_to - 1)
     epochs = session.exec(
-        select(EpochKey).where(
+        select(EpochKey)
+        .where(
             col(EpochKey.epoch) >= first,
             col(EpochKey.epoch) <= last,
             col(EpochKey.token_key).is_not(None),
         )
+        .order_by(col(EpochKey.epoch))
     ).all()
     found: list[Record] = []
     for epoch in epochs:
+        # One record more than the limit tells whether the scope holds more.
+        wanted = limit + 1 - len(found)
+        if wanted <= 0:
+            break
         key = token_key_of(epoch)
         tokens = [key.token(p) for p in scope.plates]
         query = select(Record).where(
@@ -275,10 +283,8 @@ def in_scope(
         )
         if scope.cameras is not None:
             query = query.where(col(Record.camera_id).in_(scope.cameras))
-        found.extend(
-            session.exec(query.order_by(col(Record.received_at), col(Record.record_id))).all()
-        )
-    found.sort(key=lambda r: (r.epoch, r.received_at, r.record_id))
+        query = query.order_by(col(Record.received_at), col(Record.record_id)).limit(wanted)
+        found.extend(session.exec(query).all())
     return found[:limit], len(found) > limit
 
 
