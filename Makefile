@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest proofs bench vectors train-ocr train-detector eval eval-ocr eval-deps demo audit fuzz clean
+.PHONY: help setup test lint typecheck contracts pytest proofs bench load vectors train-ocr train-detector eval eval-ocr eval-deps demo audit fuzz clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ proofs:  ## the proofs of DESIGN §8 (proofs/CLAIMS.md), thorough hypothesis pro
 
 bench:  ## run benchmarks: print tables, write JSON to bench/results/
 	$(BIN)/python -m bench
+
+load:  ## records server under many cameras and investigators, SQLite and PostgreSQL (1, 2, 4 processes), ~6 min; ARGS=--help
+	$(BIN)/python -m bench.load $(ARGS)
 
 train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2 cores); ARGS=--help
 	$(BIN)/python -m underseal_device.train.ocr $(ARGS)

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +32,17 @@ from underseal.evidence import Evidence
 from underseal.sealed import RecordHeader, SealedRecord, seal_record
 from underseal.signed_requests import sign_request
 
-__all__ = ["PLATE", "Prepared", "ServerProcess", "ingest_request", "prepare", "seal_hits"]
+__all__ = [
+    "PLATE",
+    "Prepared",
+    "ServerProcess",
+    "ingest_body",
+    "ingest_request",
+    "prepare",
+    "seal_hits",
+    "signed_headers",
+    "write_settings",
+]
 
 PLATE = "7ABC123"
 INGEST_PATH = "/v1/camera/records"
@@ -61,6 +71,14 @@ def prepare(root: Path, database: Callable[[str], str] | None = None) -> Prepare
     world.list_plate(PLATE)
     bundle = world.bundle()
     certificate = world.certificate(epoch_of(world.clock()))
+    path = write_settings(world, root)
+    # The server process owns the database from here on.
+    world.close()
+    return Prepared(world, bundle, certificate, path)
+
+
+def write_settings(world: Deployment, root: Path) -> Path:
+    """The records server's settings as JSON in ``root`` (owner only), for a ServerProcess."""
     settings = world.records_app.state.records.settings
     path = root / "records-settings.json"
     path.write_text(
@@ -74,52 +92,75 @@ def prepare(root: Path, database: Callable[[str], str] | None = None) -> Prepare
         )
     )
     path.chmod(0o600)
-    # The server process owns the database from here on.
-    world.close()
-    return Prepared(world, bundle, certificate, path)
+    return path
 
 
-def seal_hits(prepared: Prepared, count: int, *, crop_bytes: int) -> list[SealedRecord]:
-    """``count`` hits on :data:`PLATE`, sealed and signed as the camera does, now."""
-    match = prepared.bundle.match(PLATE)
-    assert match is not None
+def seal_hits(
+    prepared: Prepared,
+    count: int,
+    *,
+    crop_bytes: int,
+    camera_id: str = CAMERA,
+    camera_key: SigningKey | None = None,
+    plates: Sequence[str] = (PLATE,),
+) -> list[SealedRecord]:
+    """``count`` hits, sealed and signed now as camera ``camera_id`` does (the deployment's
+    own camera by default); hit ``i`` is on ``plates[i % len(plates)]``, each plate listed."""
+    matches = [prepared.bundle.match(plate) for plate in plates]
     key = prepared.certificate.public_key()
+    device = prepared.world.camera_key if camera_key is None else camera_key
     crop = b64e(os.urandom(crop_bytes)) if crop_bytes else ""
     records = []
-    for _ in range(count):
+    for i in range(count):
+        plate, match = plates[i % len(plates)], matches[i % len(plates)]
+        assert match is not None, "the plate is not on the hotlist"
         now = int(time.time())
         evidence = Evidence(
-            plate=PLATE,
+            plate=plate,
             confidence_pm=970,
             observed_at=now,
-            camera_id=CAMERA,
+            camera_id=camera_id,
             latitude_e6=39_780_000,
             longitude_e6=-89_650_000,
             hotlist_ref=b64e(match.ref),
             crop_jpeg=crop,
         )
         header = RecordHeader(
-            record_id=os.urandom(16), camera_id=CAMERA, epoch=key.epoch, match_token=match.token
+            record_id=os.urandom(16), camera_id=camera_id, epoch=key.epoch, match_token=match.token
         )
         records.append(
             seal_record(
                 header=header,
                 evidence=evidence.to_bytes(),
                 epoch_key=key,
-                device=prepared.world.camera_key,
+                device=device,
             )
         )
     return records
 
 
-def ingest_request(camera: SigningKey, records: list[SealedRecord]) -> tuple[bytes, dict[str, str]]:
+def ingest_request(
+    camera: SigningKey, records: list[SealedRecord], *, camera_id: str = CAMERA
+) -> tuple[bytes, dict[str, str]]:
     """The body and signed headers of one ingest request for ``records``, signed now."""
-    body = json.dumps({"records": [b64e(r.to_bytes()) for r in records]}).encode()
+    body = ingest_body(records)
+    return body, signed_headers(camera, camera_id, "POST", INGEST_PATH, body)
+
+
+def ingest_body(records: list[SealedRecord]) -> bytes:
+    """The JSON body of an ingest request for ``records``."""
+    return json.dumps({"records": [b64e(r.to_bytes()) for r in records]}).encode()
+
+
+def signed_headers(
+    camera: SigningKey, camera_id: str, method: str, path: str, body: bytes = b""
+) -> dict[str, str]:
+    """Camera ``camera_id``'s signed request headers for ``method path body``, signed now."""
     headers = sign_request(
-        camera, camera_id=CAMERA, method="POST", path=INGEST_PATH, body=body, now=int(time.time())
+        camera, camera_id=camera_id, method=method, path=path, body=body, now=int(time.time())
     )
     headers["content-type"] = "application/json"
-    return body, headers
+    return headers
 
 
 def free_port() -> int:
