@@ -1,4 +1,4 @@
-"""Faults between camera and server: a bundle cut off in transit, and a camera clock off.
+"""Faults at the camera: a bundle cut off in transit, a camera clock off, a full disk.
 
 Each ends with a clear report or error, nothing matched or lost, and recovery
 without a person once the fault is gone.
@@ -6,12 +6,24 @@ without a person once the fault is gone.
 
 from __future__ import annotations
 
-import pytest
-from underseal_device.camera.errors import UplinkError
-from underseal_device.camera.runtime import CameraRuntime
+import errno
+import logging
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from tests.camera.conftest import CameraWorld
+import httpx2 as httpx
+import pytest
+from underseal_device.camera.counters import Counters
+from underseal_device.camera.errors import StateError, UplinkError
+from underseal_device.camera.outbox import Outbox
+from underseal_device.camera.runtime import CameraRuntime
+from underseal_device.camera.state import StateDir
+
+from tests.camera.conftest import HOT, CameraWorld, WireTap, enrol_camera
 from tests.camera.test_uplink import queue_hits, stored_ids
+from tests.server.deployment import Deployment
 
 
 def test_a_bundle_cut_off_in_transit_is_refused_then_fetched_whole(
@@ -75,3 +87,103 @@ def test_a_camera_clock_off_by_minutes_is_refused_clearly_and_loses_no_hit(
         assert sorted(stored_ids(cw)) == sorted(ids)
     finally:
         fixed.close()
+
+
+@contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A real file system of ``size`` (tmpfs) at ``path``, to fill up; skips where none mounts."""
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here ({done.stderr.strip()}): needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte with one file; returns it."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:  # unbuffered: no write left for close()
+        for chunk in (65_536, 4_096, 512, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * chunk)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+    return filler
+
+
+def test_a_full_disk_loses_no_hit_stops_nothing_and_recovers_when_space_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    (tmp_path / "server").mkdir()
+    world = Deployment(tmp_path / "server")
+    with small_disk(tmp_path / "disk", "2m") as disk:
+        world.ceremony(days=2)
+        world.list_plate(HOT)
+        state = StateDir(disk / "camera")
+        enrol_camera(world, state)
+        tap = WireTap(world.records)
+        sleeps: list[float] = []
+
+        def runtime() -> CameraRuntime:
+            client = httpx.Client(base_url="http://testserver", transport=tap)
+            return CameraRuntime(state, client=client, clock=world.clock, sleep=sleeps.append)
+
+        cw = CameraWorld(world, state, tap, runtime(), sleeps)
+        try:
+            cw.runtime.sync()
+            before = queue_hits(cw, 2)  # written to disk
+            filler = fill(disk)
+            # The disk is full and the server is down: hits wait in memory.
+            tap.down = True
+            during = queue_hits(cw, 3)
+            assert cw.runtime.outbox.in_memory == 3
+            counters = Counters()
+            cw.runtime.write_status(counters)  # status.json has no room: a warning, no crash
+            assert counters.outbox_in_memory == 3
+            assert counters.outbox_depth == 5
+            assert not any(p.name.endswith(".tmp") for p in state.root.iterdir())
+            tap.down = False
+            with pytest.raises(StateError, match="could not be written: No space left on device"):
+                cw.runtime.sync()  # no room for what it fetched: a camera error the loop logs
+            assert cw.runtime.health().ok  # what it had is intact: it still matches
+            tap.down = True
+            report = cw.runtime.deliver(retry=False)
+            assert (report.stored, report.pending) == (0, 5)
+            # The server is back, the disk still full: delivered from memory and disk alike.
+            tap.down = False
+            report = cw.runtime.deliver(retry=False)
+            assert (report.stored, report.pending) == (5, 0)
+            assert sorted(stored_ids(cw)) == sorted(before + during)
+            # More hits while the disk stays full, the server down again; then space returns.
+            tap.down = True
+            after = queue_hits(cw, 2)
+            assert cw.runtime.outbox.in_memory == 2
+            filler.unlink()
+            cw.runtime.write_status(counters)  # each status round writes waiting hits to disk
+            assert cw.runtime.outbox.in_memory == 0
+            with Outbox(state.outbox_path) as reopened:  # durable again: a restart keeps them
+                assert sorted(p.hit.record_id for p in reopened.pending()) == sorted(after)
+            tap.down = False
+            report = cw.runtime.deliver(retry=False)
+            assert (report.stored, report.pending) == (2, 0)
+            stored = stored_ids(cw)
+            assert sorted(stored) == sorted(before + during + after)  # nothing lost
+            assert len(stored) == len(set(stored))  # nothing twice
+            assert cw.runtime.outbox.depth() == 0
+        finally:
+            cw.runtime.close()
+            world.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("no room on disk" in m for m in warnings)
+    assert any("status.json not written" in m for m in warnings)

@@ -78,3 +78,50 @@ def test_kill_9_mid_write_loses_and_duplicates_nothing(tmp_path: Path, after: in
     acknowledged = {i - 3 for i in range(3, confirmed + 1, 3)}
     for i in range(confirmed + 1):  # every hit confirmed durable is there unless acknowledged
         assert (i in ids) != (i in acknowledged), i
+
+
+def test_past_its_cap_the_outbox_holds_hits_in_memory_and_writes_them_when_room_returns(
+    tmp_path: Path,
+) -> None:
+    # The cap is SQLite's max_page_count: past it SQLite fails with SQLITE_FULL,
+    # the error a full disk gives (tests/camera/test_faults.py fills a real one).
+    path = tmp_path / "o.sqlite"
+    ticks = iter(range(1_000_000))
+    outbox = Outbox(path, clock=lambda: float(next(ticks)), max_bytes=6 * 4096)
+    big = [SealedHit(i.to_bytes(16, "big"), 20717, os.urandom(1500), ()) for i in range(20)]
+    assert all(outbox.put(h) for h in big)
+    assert 0 < outbox.in_memory < 20  # some went to disk, the rest wait in memory
+    assert outbox.depth() == 20
+    assert not outbox.put(big[-1])  # still idempotent for a hit waiting in memory
+    # Another thread's connection (the uplink's) sees and delivers them, oldest first.
+    uplink = outbox.sibling()
+    assert [p.hit for p in uplink.pending(100)] == big
+    assert uplink.acknowledge([h.record_id for h in big[:17]]) == 17
+    assert outbox.flush() > 0  # room again: what waited in memory is written
+    assert outbox.in_memory == 0
+    uplink.close()
+    outbox.close()
+    with Outbox(path) as reopened:  # nothing of it lived only in memory any more
+        assert [p.hit for p in reopened.pending(100)] == big[17:]
+
+
+def test_a_full_outbox_with_its_memory_used_up_refuses_a_hit_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from underseal_device.camera import outbox as module
+    from underseal_device.camera.errors import OutboxFull
+
+    monkeypatch.setattr(module, "MEMORY_LIMIT", 2)
+    with Outbox(tmp_path / "o.sqlite", max_bytes=4 * 4096) as outbox:
+        kept, refused = 0, None
+        for i in range(50):
+            try:
+                outbox.put(SealedHit(i.to_bytes(16, "big"), 20717, os.urandom(1500), ()))
+            except OutboxFull as error:
+                refused = error
+                break
+            kept += 1
+        assert refused is not None
+        assert "is full and 2 hits already wait in memory: this hit is lost" in str(refused)
+        assert outbox.depth() == kept  # every hit put before the refusal is still queued
+        assert outbox.in_memory == 2

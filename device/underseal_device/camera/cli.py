@@ -67,6 +67,14 @@ def enroll(
     longitude: Annotated[float, typer.Option(min=-180, max=180, help="Degrees east.")],
     state_dir: StateOption = DEFAULT_STATE,
     server: Annotated[str, typer.Option(help="The records server's URL (stored).")] = "",
+    outbox_max_mb: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Cap the outbox file at this many MB (stored); past it, and on a full disk, "
+            "hits wait in memory until there is room. Default: no cap.",
+        ),
+    ] = None,
 ) -> None:
     """Make this camera's keys (mode 0600) and print what the server's administrator needs.
 
@@ -81,6 +89,7 @@ def enroll(
             latitude_e6=round(latitude * 1_000_000),
             longitude_e6=round(longitude * 1_000_000),
             server=server,
+            outbox_max_mb=outbox_max_mb,
         )
     except ValueError:
         raise _fail(
@@ -109,20 +118,20 @@ def _runtime(state: StateDir, server: str) -> CameraRuntime:
 
 def _status_line(counters: Counters, depth: int) -> str:
     health = "ok" if counters.healthy else f"UNHEALTHY ({counters.health_reason})"
+    waiting = counters.outbox_in_memory
+    memory = f" ({waiting} in memory: DISK FULL)" if waiting else ""
     return (
         f"{counters.fps:5.1f} fps | frames {counters.frames_in} "
         f"(read {counters.frames_processed}, still {counters.frames_still}) | "
         f"reads {counters.reads} | passes {counters.passes} | hits {counters.hits} | "
-        f"outbox {depth} | {health}"
+        f"outbox {depth}{memory} | {health}"
     )
 
 
-def _deliver_forever(
-    state: StateDir, runtime: CameraRuntime, stop: threading.Event, interval: float
-) -> None:
+def _deliver_forever(runtime: CameraRuntime, stop: threading.Event, interval: float) -> None:
     """Each round: the outbox's hits, then the hourly counts that write_status published."""
     # Its own SQLite connection: connections are per thread.
-    with Outbox(state.outbox_path) as outbox:
+    with runtime.outbox.sibling() as outbox:
         while True:
             last = stop.is_set()
             try:
@@ -203,7 +212,7 @@ def run(
     stop = threading.Event()
     deliverer = threading.Thread(
         target=_deliver_forever,
-        args=(state, runtime, stop, deliver_interval),
+        args=(runtime, stop, deliver_interval),
         name="underseal-uplink",
         daemon=True,
     )
@@ -269,7 +278,7 @@ def status(state_dir: StateOption = DEFAULT_STATE) -> None:
     table.add_row("outbox", f"{depth} waiting ({refused} refused by the server)")
     for key in ("fps", "frames_in", "frames_processed", "frames_still", "reads", "passes",
                 "passes_unreadable", "passes_unchecked", "hits", "hits_unsealed",
-                "hits_repeated"):  # fmt: skip
+                "hits_repeated", "hits_lost", "outbox_in_memory"):  # fmt: skip
         if key in data:
             table.add_row(key.replace("_", " "), str(data[key]))
     if "written_at" in data:

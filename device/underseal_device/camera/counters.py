@@ -83,6 +83,8 @@ class Counters:
     healthy: bool = False
     health_reason: str = "starting"
     outbox_depth: int = 0
+    outbox_in_memory: int = 0  # hits waiting for room on a full disk
+    hits_lost: int = 0  # a full disk with the memory for waiting hits used up
     hours: dict[int, HourCounts] = field(default_factory=dict)
     _last_frame_at: float | None = None
     _last_health_at: float | None = None

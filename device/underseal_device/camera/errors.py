@@ -8,6 +8,7 @@ __all__ = [
     "BundleRefused",
     "NoEpochKey",
     "NotEnrolled",
+    "OutboxFull",
     "ReaderUnavailable",
     "SourceError",
     "SourceLost",
@@ -33,6 +34,12 @@ class StateError(DeviceError):
     """The camera's state directory is missing, unreadable, or has bad permissions or content."""
 
     code = "state_error"
+
+
+class OutboxFull(StateError):
+    """The disk is full and the hits that may wait in memory are used up: a hit is lost."""
+
+    code = "outbox_full"
 
 
 class NotEnrolled(StateError):

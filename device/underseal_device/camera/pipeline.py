@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from underseal_device.camera.capture import Frame, FrameSource, MotionGate, Sampler
 from underseal_device.camera.counters import Counters
-from underseal_device.camera.errors import NoEpochKey
+from underseal_device.camera.errors import NoEpochKey, OutboxFull
 from underseal_device.camera.hits import HitSealer, SealedHit
 from underseal_device.camera.matching import Matcher
 from underseal_device.camera.outbox import Outbox
@@ -133,7 +133,12 @@ class Pipeline:
             c.hits_unsealed += 1
             log.warning("a hit could not be sealed: no endorsed epoch key for its epoch")
             return None
-        self.outbox.put(sealed)
+        try:
+            self.outbox.put(sealed)
+        except OutboxFull:
+            c.hits_lost += 1
+            log.error("a hit was lost: the disk is full and the memory for waiting hits is used up")
+            return None
         c.hits += 1
         c.hour(now).hits += 1
         log.info("hit sealed and queued (record %s)", sealed.record_id.hex())

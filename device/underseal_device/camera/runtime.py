@@ -92,7 +92,10 @@ class CameraRuntime:
             clock=clock,
             sleep=sleep,
         )
-        self.outbox = Outbox(state.outbox_path, clock=clock)
+        cap = self.settings.outbox_max_mb
+        self.outbox = Outbox(
+            state.outbox_path, clock=clock, max_bytes=None if cap is None else cap * 1_000_000
+        )
         self.trust: TrustRoots | None = load_trust(state)
         self.epoch_keys: EpochKeys | None = None
         self.hotlist: HotlistStore | None = None
@@ -272,8 +275,13 @@ class CameraRuntime:
         health = self.health()
         counters.healthy, counters.health_reason = health.ok, health.reason
         counters.observe_health(now, health.ok)
+        self.outbox.flush()  # hits that waited in memory go to disk once there is room
         counters.outbox_depth = self.outbox.depth()
+        counters.outbox_in_memory = self.outbox.in_memory
         snapshot = counters.snapshot()
         snapshot["written_at"] = int(now)
-        self.state.write_json(_STATUS, snapshot)
         self._published_hours = counters.hour_reports()
+        try:
+            self.state.write_json(_STATUS, snapshot)
+        except StateError as error:  # a full disk must not stop the camera
+            log.warning("status.json not written (%s)", error)

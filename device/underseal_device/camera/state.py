@@ -52,6 +52,8 @@ class DeviceSettings(BaseModel):
     latitude_e6: int = Field(ge=-90_000_000, le=90_000_000)
     longitude_e6: int = Field(ge=-180_000_000, le=180_000_000)
     server: str = Field(default="", max_length=500)
+    outbox_max_mb: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Cap on the outbox file; past it hits wait in memory as on a full disk (None: the disk)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +76,28 @@ class DeviceKeys:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (mode 0600) so that a crash leaves old or new, never half."""
+    """Replace ``path`` with ``data`` (mode 0600) so that a crash leaves old or new, never half.
+
+    Raises:
+        StateError: it could not be written (a full disk, say); the old file is untouched.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        raise StateError(f"{path} could not be written: {error.strerror}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a nearly full disk)
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)  # a half-written copy would only take more of a full disk
+        raise StateError(f"{path} could not be written: {error.strerror}") from None
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
