@@ -65,6 +65,11 @@ class PostgresCluster:
             self.root.chmod(0o755)
             self.prefix = ["runuser", "-u", "postgres", "--"]
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust")
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`stop`); returns once it accepts connections."""
         # Tests trade durability for speed; a benchmark keeps PostgreSQL's defaults.
         fast = (
             "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -77,7 +82,14 @@ class PostgresCluster:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w",
             "-l", str(self.root / "log"), "start",
         )  # fmt: skip
-        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; returns once it is down.
+
+        ``fast`` ends every session (their transactions roll back) and shuts
+        down cleanly; ``immediate`` is a crash (recovery from the WAL on start).
+        """
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def database(self, name: str) -> str:
         """Create a fresh database and return its SQLAlchemy URL."""
