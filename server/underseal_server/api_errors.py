@@ -4,6 +4,13 @@ Every rejection is ``{"error": {"code": ..., "message": ...}}`` with a 4xx
 status. FastAPI's own validation errors echo the input back, and an input
 may hold a plate or a key, so they are replaced by messages that name the
 field and the problem only.
+
+A database that cannot be reached (PostgreSQL restarting, a connection cut,
+SQLite locked past its busy timeout) is a 503 ``database_unavailable`` with
+``Retry-After``: a client retries, and the service recovers by itself (the
+PostgreSQL pool pings each connection before use and reconnects). The log
+names the error's class only: SQLAlchemy's message quotes the statement and
+its parameters, which may hold a token or sealed bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from underseal.errors import (
@@ -28,9 +36,12 @@ from underseal.errors import (
     WrongRecipient,
 )
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["RETRY_AFTER_SECONDS", "ApiError", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait before retrying."""
 
 
 class ApiError(Exception):
@@ -62,8 +73,30 @@ def _body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def _database_unavailable(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database cannot serve now (rather than refusing a statement)."""
+    return isinstance(error, OperationalError) or error.connection_invalidated
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error family to its JSON shape."""
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, error: DBAPIError) -> JSONResponse:
+        if not _database_unavailable(error):
+            raise error  # a bug, not an outage: the server's usual 500
+        cause = type(error.orig).__name__ if error.orig is not None else type(error).__name__
+        log.warning(
+            "database unavailable (%s) for %s %s: answered 503",
+            cause,
+            request.method,
+            request.url.path,
+        )
+        return JSONResponse(
+            _body("database_unavailable", "the database is unavailable; retry later"),
+            status_code=503,
+            headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:

@@ -14,11 +14,14 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Table, event, text
+from sqlalchemy import Engine, Table, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 __all__ = ["create_schema", "erase_free_space", "is_sqlite", "make_engine", "session_scope"]
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""PostgreSQL: give up on a connection attempt after this long (unless the URL says otherwise)."""
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -37,7 +40,17 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pool_pre_ping: a connection a database restart cut is noticed at checkout and
+    # replaced, so the service serves again once the database is back, unrestarted.
+    # connect_timeout: an unreachable database is an error (503), not a hung request.
+    connect_args = (
+        {}
+        if "connect_timeout" in make_url(url).query
+        else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
