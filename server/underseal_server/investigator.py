@@ -4,6 +4,9 @@ Decryption happens here, on the investigator's machine, never on a server:
 the records server hands out ciphertexts, each custodian a partial
 decryption with a proof, and only this client combines t of them. A
 custodian that is down is skipped; one that lies is caught by its proof.
+Custodians are asked at once, one thread each, so a hung one costs its
+client's timeout once; every answer is awaited, because a fast answer whose
+proofs fail must not push out an honest slower one.
 Records the coarse server-side scope (folded token, whole day) let through
 but the exact scope does not cover are discarded and counted.
 """
@@ -11,7 +14,9 @@ but the exact scope does not cover are discarded and counted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2 as httpx
 from nacl.public import PrivateKey
@@ -44,11 +49,29 @@ class Outcome:
     inconsistent: int = 0
     custodians_answered: list[str] = field(default_factory=list)
     custodians_failed: dict[str, str] = field(default_factory=dict)
+    # How many custodians must answer to open the records found (the epochs' threshold).
+    needed: int = 0
 
     def __repr__(self) -> str:
         return (
             f"Outcome(opened={len(self.opened)}, out_of_scope={self.out_of_scope}, "
-            f"unopened={self.unopened}, inconsistent={self.inconsistent})"
+            f"unopened={self.unopened}, inconsistent={self.inconsistent}, "
+            f"custodians_failed={sorted(self.custodians_failed)})"
+        )
+
+    @property
+    def too_few_custodians(self) -> bool:
+        """Fewer custodians answered than the records' threshold: none of them could open."""
+        return len(self.custodians_answered) < self.needed
+
+    def shortfall(self) -> str | None:
+        """Why records stayed sealed for want of custodians, naming each failed one; else None."""
+        if not self.too_few_custodians:
+            return None
+        failed = "; ".join(f"{name}: {why}" for name, why in sorted(self.custodians_failed.items()))
+        return (
+            f"too few custodians answered ({len(self.custodians_answered)} of "
+            f"{self.needed} needed); failed: {failed or 'none'}"
         )
 
 
@@ -60,10 +83,24 @@ def _error(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
+def _ask(client: httpx.Client, payload: dict[str, Any]) -> httpx.Response | str:
+    """One custodian's answer, or why there is none (bounded by the client's timeout)."""
+    try:
+        return client.post("/v1/partials", json=payload)
+    except httpx.HTTPError as error:
+        return f"unreachable ({type(error).__name__})"
+
+
 def investigate(
     warrant_id: str, *, records: httpx.Client, custodians: Sequence[tuple[str, httpx.Client]]
 ) -> Outcome:
     """Open every record the warrant covers, with partials from the custodians that answer.
+
+    Every custodian is asked concurrently; the call returns once each has
+    answered or failed, so it takes as long as the slowest, bounded by the
+    custodians' client timeouts. Those that fail are named in
+    ``custodians_failed``; with fewer than ``needed`` answers nothing opens
+    (see :meth:`Outcome.shortfall`).
 
     Raises:
         InvestigationError: the server refused the search.
@@ -86,17 +123,19 @@ def investigate(
     outcome = Outcome()
     if not sealed:
         return outcome
-    # 1. Ask every custodian; each answers for all records or refuses.
+    epochs = {r.header.epoch for r in sealed}
+    outcome.needed = max(
+        (certificates[e].threshold for e in epochs if e in certificates), default=0
+    )
+    # 1. Ask every custodian at once; each answers for all records or refuses.
     partials: dict[bytes, list[Partial]] = {r.header.record_id: [] for r in sealed}
     escrows: list[dict[str, object]] = []
-    for name, client in custodians:
-        try:
-            answer = client.post(
-                "/v1/partials",
-                json={"warrant": request.json()["warrant"], "records": body["records"]},
-            )
-        except httpx.HTTPError as error:
-            outcome.custodians_failed[name] = f"unreachable ({type(error).__name__})"
+    payload = {"warrant": request.json()["warrant"], "records": body["records"]}
+    with ThreadPoolExecutor(max(1, len(custodians)), thread_name_prefix="custodian") as pool:
+        answers = list(pool.map(lambda named: _ask(named[1], payload), custodians))
+    for (name, _), answer in zip(custodians, answers, strict=True):
+        if isinstance(answer, str):
+            outcome.custodians_failed[name] = answer
             continue
         if answer.status_code >= 400:
             outcome.custodians_failed[name] = _error(answer)
