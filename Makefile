@@ -35,7 +35,7 @@ proofs:  ## the proofs of DESIGN §8 (proofs/CLAIMS.md), thorough hypothesis pro
 bench:  ## run benchmarks: print tables, write JSON to bench/results/
 	$(BIN)/python -m bench
 
-load:  ## records server under many cameras and investigators, SQLite and PostgreSQL (1, 2, 4 processes), ~6 min; ARGS=--help
+load:  ## records server under many cameras and investigators, SQLite and PostgreSQL (1, 2, 4 processes), ~5 min; ARGS=--help
 	$(BIN)/python -m bench.load $(ARGS)
 
 train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2 cores); ARGS=--help

@@ -78,6 +78,7 @@ def _check(payload: dict[str, Any], label: str, processes: int) -> None:
     rows = {row["name"]: row for row in payload["rows"]}
     integrity = rows[f"load, {label}: records acknowledged vs stored"]
     assert integrity["extra"]["equal"] is True
+    assert integrity["median"] == 0
     assert rows[f"load, {label}: errors, all steps and operations"]["median"] == 0
     assert payload["machine"]["cores"]
 
