@@ -358,6 +358,9 @@ def investigate_command(
         )
     for name, reason in outcome.custodians_failed.items():
         err.print(f"custodian {name} did not answer: {reason}")
+    shortfall = outcome.shortfall()
+    if shortfall is not None:  # a failed try uses up none of the warrant: run it again
+        fail(f"{shortfall}; run this again once they are back")
 
 
 @app.command("audit")
