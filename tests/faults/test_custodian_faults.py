@@ -12,14 +12,16 @@ neither the custodians nor the server count a record twice.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.faults.world import PLATE, World, queue_hits
+from tests.faults.world import CLI, PLATE, World, queue_hits
 
 HITS = 5
 
@@ -82,6 +84,7 @@ def test_two_custodians_down_open_nothing_say_why_and_use_up_nothing(world: Worl
         service.kill9()
     try:
         outcome = world.investigate("w-two-down", timeout=10)
+        cli = _investigate_cli(world, "w-two-down", world.root / "evidence")
     finally:
         for service in down:
             service.launch()
@@ -92,6 +95,10 @@ def test_two_custodians_down_open_nothing_say_why_and_use_up_nothing(world: Worl
     assert outcome.custodians_answered == ["custodian-2"]
     assert set(outcome.custodians_failed) == {"custodian-1", "custodian-3"}
     assert outcome.too_few_custodians
+    # The operator CLI fails with the same reason, and writes no evidence.
+    assert cli.returncode == 1
+    assert "too few custodians answered (1 of 2 needed)" in cli.stderr
+    assert not list((world.root / "evidence").glob("*.json"))
     assert outcome.shortfall() == (
         "too few custodians answered (1 of 2 needed); failed: "
         "custodian-1: unreachable (ConnectError); custodian-3: unreachable (ConnectError)"
@@ -108,3 +115,22 @@ def test_two_custodians_down_open_nothing_say_why_and_use_up_nothing(world: Worl
         assert rows == [(HITS, HITS)]  # custodian-2 answered twice, counted each record once
     request = world.as_("detective").get("/v1/warrant-requests/w-two-down").json()
     assert request["records_released"] == HITS
+
+
+def _investigate_cli(world: World, warrant_id: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """``underseal-server investigate`` as the detective, asking every custodian."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSEAL_")}
+    env["UNDERSEAL_INVESTIGATOR_TOKEN"] = world.tokens["detective"]
+    specs: list[str] = []
+    for service, token in zip(world.custodians, world._investigator_tokens, strict=True):
+        env["UNDERSEAL_CUSTODIAN_TOKEN_" + service.name.upper().replace("-", "_")] = token
+        specs += ["--custodian", f"{service.name},{service.url}"]
+    argv = [*CLI, "investigate", warrant_id, "--records", world.records.url, *specs]
+    return subprocess.run(
+        [*argv, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
