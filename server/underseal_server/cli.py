@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -140,9 +141,37 @@ def presets() -> None:
 
 def _serve(factory: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    if workers == 1:
+        uvicorn.run(factory, factory=True, host=host, port=port, log_level="info")
+        return
     # An import string and factory=True: each worker process builds its own app.
-    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, log_level="info")
+    config = uvicorn.Config(
+        factory, factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+    try:
+        sock = _tcp_listener(host, port)
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _tcp_listener(host: str, port: int) -> socket.socket:
+    """A listening socket shared by the workers, made with ``IPPROTO_TCP``.
+
+    uvicorn 0.54 binds the workers' shared socket with protocol 0, so asyncio
+    never sets ``TCP_NODELAY`` on the connections it accepts (it checks the
+    protocol), and Nagle's algorithm holds small replies for the peer's
+    delayed ACK: about 40 ms a request (Kludex/uvicorn#3149). One process
+    binds its own socket and is not affected.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 @records_app.command("serve")

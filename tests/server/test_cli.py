@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -76,3 +78,28 @@ def test_ceremony_without_its_keys_says_which_variable_is_missing() -> None:
     )
     assert result.exit_code == 1
     assert "UNDERSEAL_DEALER_KEY" in result.output
+
+
+def test_the_workers_listener_gets_tcp_nodelay_on_every_accepted_connection() -> None:
+    # asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP; without it
+    # Nagle's algorithm delays small replies by the peer's delayed ACK (~40 ms).
+    from underseal_server.cli import _tcp_listener
+
+    async def accepted_nodelay() -> int:
+        flags: asyncio.Queue[int] = asyncio.Queue()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                flags.put_nowait(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        listener = _tcp_listener("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            flag = await asyncio.wait_for(flags.get(), timeout=10)
+        server.close()
+        return flag
+
+    assert asyncio.run(accepted_nodelay()) != 0
