@@ -37,6 +37,7 @@ import asyncio
 import json
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -185,6 +186,8 @@ class Op:
     first_error: str = ""
     records: int = 0
     """Records stored (ingest) or returned (search)."""
+    stored_at: list[tuple[float, int]] = field(default_factory=list)
+    """(perf_counter at the answer, records it stored): the per-second throughput."""
 
     def fail(self, problem: str) -> None:
         self.errors += 1
@@ -221,9 +224,21 @@ class StepResult:
     def errors(self) -> int:
         return sum(op.errors for op in self.ops.values())
 
+    started: float = 0.0
+
     @property
     def ingest_rate(self) -> float:
+        """Records stored per second over the whole step."""
         return self.ops["ingest"].records / self.seconds if self.seconds else 0.0
+
+    def ingest_per_second(self) -> list[int]:
+        """Records stored in each whole second of the step (a partial last second dropped)."""
+        windows = [0] * int(self.seconds)
+        for at, stored in self.ops["ingest"].stored_at:
+            second = int(at - self.started)
+            if second < len(windows):
+                windows[second] += stored
+        return windows
 
     @property
     def ingest_p99(self) -> float:
@@ -306,6 +321,7 @@ async def _camera(
         if reply is not None:
             stored = int(reply.json()["stored"])
             ingest.records += stored
+            ingest.stored_at.append((time.perf_counter(), stored))
             if stored != plan.batch:
                 ingest.fail(f"stored {stored} of {plan.batch} new records")
 
@@ -339,7 +355,7 @@ async def run_step(
         # Open every user's connection before the clock starts.
         await asyncio.gather(*(client.get("/v1/health") for _ in range(users)))
         gate = Gate(plan.seconds, plan.max_requests)
-        start = time.perf_counter()
+        start = step.started = time.perf_counter()
         users_done = asyncio.gather(
             *(
                 _camera(client, camera, pools[camera.id], gate, step, plan)
@@ -581,9 +597,13 @@ def rows_of(results: Sequence[BackendResult]) -> list[Row]:
                 f"{label}, {step.users} users ({step.cameras} cameras, "
                 f"{step.investigators} investigators): ingest records/s"
             )
+            # The median of the step's whole seconds, with their spread; the step's
+            # average (what saturation is judged on) is in the extra fields.
+            windows = step.ingest_per_second() or [round(step.ingest_rate)]
             rows.append(
-                figure(name, step.ingest_rate, unit="rec/s", n=len(step.ops["ingest"].latencies),
-                       backend=result.backend.label, **step.to_json())
+                Row(name, statistics.median(windows), "rec/s", min(windows), max(windows),
+                    len(windows), extra={"backend": result.backend.label,
+                                         "per_second": windows, **step.to_json()})
             )  # fmt: skip
         verdict = saturation(result.steps)
         rows.append(
@@ -634,9 +654,13 @@ def notes() -> list[str]:
         "on, defaults; several processes are uvicorn workers on one socket, and a keep-alive "
         "connection stays with the worker that accepted it.",
         "Latencies are nearest-rank percentiles of every request of the step.",
+        "A step's ingest records/s row is the median of its whole seconds (low and high: the "
+        "slowest and fastest second); the step's average over its whole duration is "
+        "ops.ingest.records_per_s, and saturation is judged on it.",
         "idle_health_p50_ms: GET /v1/health, one at a time on one keep-alive connection, before "
-        "the steps; about 40 ms instead of about 1 ms means the server answers with Nagle's "
-        "algorithm on (uvicorn --workers leaves TCP_NODELAY off: Kludex/uvicorn#3149), and each "
+        "the steps; about 40 ms instead of about 1 ms would mean the server answers with Nagle's "
+        "algorithm on (uvicorn --workers leaves TCP_NODELAY off, Kludex/uvicorn#3149; "
+        "`underseal-server records serve --workers` binds its own socket to avoid it), and each "
         "answer after a connection's first may wait for a delayed ACK.",
     ]
 
