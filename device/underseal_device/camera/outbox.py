@@ -14,9 +14,10 @@ A full disk (or the ``max_bytes`` cap) must not stop the camera or lose a
 hit: a hit that cannot be written is held in memory (ciphertext only, at
 most :data:`MEMORY_LIMIT` hits, shared by every connection to the outbox
 through :meth:`Outbox.sibling`), delivered from there like any other, and
-written to the file as soon as there is room. Only a power loss while the
-disk is still full loses those hits; past the limit a hit is refused with
-:class:`OutboxFull`, which the pipeline counts.
+written to the file as soon as there is room. The process ending (a power
+loss, a crash, a stop) while the disk is still full loses those hits; past
+the limit a hit is refused with :class:`OutboxFull`, which the pipeline
+counts.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 MEMORY_LIMIT: Final = 2_000
 """Hits held in memory while the disk is full: about 8 MB with their crops."""
+
+_FLUSH_CHUNK: Final = 100
+"""Hits written per transaction when room returns (one fsync each, not one per hit)."""
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -88,6 +92,8 @@ class _Memory:
     held: dict[bytes, _Held] = field(default_factory=dict)
     delivered: set[bytes] = field(default_factory=set)
     """Rows acknowledged (or dropped) that a full disk kept us from deleting yet."""
+    refusals: dict[bytes, str] = field(default_factory=dict)
+    """Rows the server refused for good that a full disk kept us from marking yet."""
 
 
 class Outbox:
@@ -122,6 +128,11 @@ class Outbox:
                 (page,) = self._db.execute("PRAGMA page_size").fetchone()
                 self._db.execute(f"PRAGMA max_page_count = {max(2, int(max_bytes) // page)}")
         except sqlite3.DatabaseError as error:
+            if _no_room(error):  # opening a WAL database writes its -wal and -shm files
+                raise StateError(
+                    f"outbox {self.path} cannot be opened: no room on its disk "
+                    f"({getattr(error, 'sqlite_errorname', error)}); free some space"
+                ) from None
             raise StateError(f"outbox {self.path} cannot be opened: {error}") from None
         self.path.chmod(0o600)
 
@@ -160,7 +171,10 @@ class Outbox:
                 except sqlite3.Error as error:
                     if not _no_room(error):
                         raise
-                    log.warning("outbox: no room on disk; hits wait in memory until there is")
+                    log.warning(
+                        "outbox: no room on disk (%s); hits wait in memory until there is",
+                        getattr(error, "sqlite_errorname", type(error).__name__),
+                    )
             if len(self._memory.held) >= MEMORY_LIMIT:
                 raise OutboxFull(
                     f"the disk holding {self.path} is full and {MEMORY_LIMIT} hits already wait "
@@ -186,7 +200,7 @@ class Outbox:
 
     @property
     def in_memory(self) -> int:
-        """Hits waiting in memory for room on disk (lost on power loss until written)."""
+        """Hits waiting in memory for room on disk (lost if the process ends before that)."""
         return len(self._memory.held)
 
     def flush(self) -> int:
@@ -194,28 +208,43 @@ class Outbox:
 
         Returns how many were written.
         """
-        if not self._memory.held and not self._memory.delivered:  # the common case: no lock
+        memory = self._memory
+        if not (memory.held or memory.delivered or memory.refusals):  # the common case: no lock
             return 0
         written = 0
-        with self._memory.lock:
-            if self._memory.delivered:
+        with memory.lock:
+            try:
+                self._delete(list(memory.delivered))
+                memory.delivered.clear()
+                with self._transaction():
+                    for record_id, code in memory.refusals.items():
+                        sql = "UPDATE outbox SET refused = ? WHERE record_id = ?"
+                        self._db.execute(sql, (code, record_id))
+                memory.refusals.clear()
+            except sqlite3.Error as error:
+                if not _no_room(error):
+                    raise
+                return 0  # still no room: nothing else would fit either
+            waiting = list(memory.held.items())
+            size = _FLUSH_CHUNK
+            while waiting:
+                chunk = waiting[:size]
                 try:
-                    self._delete(list(self._memory.delivered))
+                    with self._transaction():
+                        for _, held in chunk:
+                            self._insert(held.hit, held.attempts, held.refused)
                 except sqlite3.Error as error:
                     if not _no_room(error):
                         raise
-                    return 0  # still no room: nothing else would fit either
-                self._memory.delivered.clear()
-            for record_id, held in list(self._memory.held.items()):
-                try:
-                    self._insert(held.hit, held.attempts, held.refused)
-                except sqlite3.Error as error:
-                    if not _no_room(error):
-                        raise
-                    break
-                del self._memory.held[record_id]
-                written += 1
-            if written and not self._memory.held:
+                    if size == 1:
+                        break
+                    size = 1  # room for some: write them one by one
+                    continue
+                for record_id, _ in chunk:
+                    del memory.held[record_id]
+                waiting = waiting[len(chunk) :]
+                written += len(chunk)
+            if written and not memory.held:
                 log.warning("outbox: room on disk again; every hit held in memory is written")
         return written
 
@@ -225,15 +254,16 @@ class Outbox:
         Hits on disk come first, then those waiting in memory (they are newer).
         """
         self.flush()
+        # Under the lock: a hit another thread's flush moves to disk is seen once.
         with self._memory.lock:
-            delivered = set(self._memory.delivered)
+            gone = self._memory.delivered | self._memory.refusals.keys()
             held = [h for h in self._memory.held.values() if h.refused is None]
-        rows = self._db.execute(
-            "SELECT record_id, epoch, record, alerts, attempts, refused FROM outbox "
-            "WHERE refused IS NULL ORDER BY queued_at, record_id LIMIT ?",
-            (limit + len(delivered),),
-        ).fetchall()
-        found = [self._row(row) for row in rows if bytes(row[0]) not in delivered][:limit]
+            rows = self._db.execute(
+                "SELECT record_id, epoch, record, alerts, attempts, refused FROM outbox "
+                "WHERE refused IS NULL ORDER BY queued_at, record_id LIMIT ?",
+                (limit + len(gone),),
+            ).fetchall()
+        found = [self._row(row) for row in rows if bytes(row[0]) not in gone][:limit]
         found += [PendingHit(h.hit, h.attempts, None) for h in held[: limit - len(found)]]
         return found
 
@@ -245,9 +275,25 @@ class Outbox:
         ).fetchall()
         with self._memory.lock:
             held = [h for h in self._memory.held.values() if h.refused is not None]
-        return [self._row(row) for row in rows] + [
-            PendingHit(h.hit, h.attempts, h.refused) for h in held
+            marked = dict(self._memory.refusals)
+        pending = (
+            self._db.execute(
+                "SELECT record_id, epoch, record, alerts, attempts, refused FROM outbox "
+                "WHERE refused IS NULL ORDER BY queued_at, record_id"
+            ).fetchall()
+            if marked
+            else []
+        )
+        unmarked = [
+            PendingHit(p.hit, p.attempts, marked[p.hit.record_id])
+            for p in map(self._row, pending)
+            if p.hit.record_id in marked
         ]
+        return (
+            [self._row(row) for row in rows]
+            + unmarked
+            + [PendingHit(h.hit, h.attempts, h.refused) for h in held]
+        )
 
     @staticmethod
     def _row(row: tuple[bytes, int, bytes, str, int, str | None]) -> PendingHit:
@@ -312,21 +358,19 @@ class Outbox:
     def refuse(self, record_id: bytes, code: str) -> None:
         """Mark a hit the server refused for good (it is no longer sent).
 
-        Raises:
-            OutboxFull: the disk is full (the hit stays queued and is sent again).
+        On a full disk the mark waits in memory and is written with the rest.
         """
         with self._memory.lock:
             if record_id in self._memory.held:
                 self._memory.held[record_id].refused = code
                 return
-        try:
-            sql = "UPDATE outbox SET refused = ? WHERE record_id = ?"
-            self._db.execute(sql, (code, record_id))
-        except sqlite3.Error as error:
-            if not _no_room(error):
-                raise
-            message = f"no room on the disk holding {self.path} to set a hit aside"
-            raise OutboxFull(message) from None
+            try:
+                sql = "UPDATE outbox SET refused = ? WHERE record_id = ?"
+                self._db.execute(sql, (code, record_id))
+            except sqlite3.Error as error:
+                if not _no_room(error):
+                    raise
+                self._memory.refusals[record_id] = code
 
     def drop(self, record_id: bytes) -> None:
         """Delete a hit that can never be delivered (its epoch's key is destroyed)."""
@@ -363,8 +407,10 @@ class Outbox:
             held = [h for h in self._memory.held.values() if h.refused is not None]
             for h in held:
                 h.refused = None
+            marked = len(self._memory.refusals)
+            self._memory.refusals.clear()
         sql = "UPDATE outbox SET refused = NULL WHERE refused IS NOT NULL"
-        return len(held) + self._db.execute(sql).rowcount
+        return len(held) + marked + self._db.execute(sql).rowcount
 
     def depth(self) -> int:
         """Hits waiting (refused ones and those in memory included)."""

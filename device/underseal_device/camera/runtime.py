@@ -112,6 +112,12 @@ class CameraRuntime:
         return f"CameraRuntime(camera={self.settings.camera_id!r}, state={self.state!r})"
 
     def close(self) -> None:
+        self.outbox.flush()
+        if self.outbox.in_memory:  # the disk is still full: they were never on it
+            log.error(
+                "%d hits waiting in memory for room on disk are lost as the camera stops",
+                self.outbox.in_memory,
+            )
         self.outbox.close()
 
     def _with_trust(self, trust: TrustRoots) -> None:
