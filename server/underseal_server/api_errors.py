@@ -16,11 +16,13 @@ its parameters, which may hold a token or sealed bytes.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from underseal.errors import (
@@ -73,9 +75,47 @@ def _body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+_SQLITE_OUTAGES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+# SQLSTATE classes: connection exception, insufficient resources, and the
+# shutdowns of class 57 (admin_shutdown, crash_shutdown, cannot_connect_now).
+_POSTGRES_OUTAGES = ("08", "53", "57P")
+
+
 def _database_unavailable(error: DBAPIError) -> bool:
-    """Whether ``error`` says the database cannot serve now (rather than refusing a statement)."""
-    return isinstance(error, OperationalError) or error.connection_invalidated
+    """Whether ``error`` says the database cannot serve now (rather than refusing a statement).
+
+    A missing table or a bad statement is a bug and stays a 500, even where the
+    driver files it under OperationalError (SQLite does).
+    """
+    if error.connection_invalidated:
+        return True
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_OUTAGES
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_POSTGRES_OUTAGES)
+    # No code at all: psycopg could not connect (refused, timed out, reset).
+    return isinstance(error, OperationalError)
+
+
+def _unavailable(request: Request, cause: str) -> JSONResponse:
+    log.warning(
+        "database unavailable (%s) for %s %s: answered 503", cause, request.method, request.url.path
+    )
+    return JSONResponse(
+        _body("database_unavailable", "the database is unavailable; retry later"),
+        status_code=503,
+        headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,17 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if not _database_unavailable(error):
             raise error  # a bug, not an outage: the server's usual 500
         cause = type(error.orig).__name__ if error.orig is not None else type(error).__name__
-        log.warning(
-            "database unavailable (%s) for %s %s: answered 503",
-            cause,
-            request.method,
-            request.url.path,
-        )
-        return JSONResponse(
-            _body("database_unavailable", "the database is unavailable; retry later"),
-            status_code=503,
-            headers={"retry-after": str(RETRY_AFTER_SECONDS)},
-        )
+        return _unavailable(request, cause)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, _: PoolTimeout) -> JSONResponse:
+        # Every pooled connection is busy (or stuck connecting to a database that is down).
+        return _unavailable(request, "connection pool exhausted")
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:

@@ -4,9 +4,9 @@ Decryption happens here, on the investigator's machine, never on a server:
 the records server hands out ciphertexts, each custodian a partial
 decryption with a proof, and only this client combines t of them. A
 custodian that is down is skipped; one that lies is caught by its proof.
-Custodians are asked at once, one thread each, so a hung one costs its
-client's timeout once; every answer is awaited, because a fast answer whose
-proofs fail must not push out an honest slower one.
+Custodians are asked at once, one thread each, so however many hang the
+call waits one client timeout; every answer is awaited, because a fast
+answer whose proofs fail must not push out an honest slower one.
 Records the coarse server-side scope (folded token, whole day) let through
 but the exact scope does not cover are discarded and counted.
 """

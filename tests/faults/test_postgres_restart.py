@@ -18,7 +18,7 @@ import httpx2 as httpx
 import pytest
 from underseal_server.investigator import InvestigationError
 
-from tests.faults.world import PLATE, World, queue_hits, uplink_errors, wait_for
+from tests.faults.world import PLATE, World, hold_after, queue_hits, uplink_errors, wait_for
 from tests.server.pgcluster import PostgresCluster
 
 HITS = 300
@@ -36,8 +36,9 @@ def test_postgres_restarted_mid_run_is_a_clear_503_and_the_same_servers_recover(
             queued = queue_hits(runtime, HITS)
 
             def outage() -> tuple[httpx.Response, str]:
-                wait_for("a few batches stored", lambda: world.records_db.count("record") >= 60)
+                hold.wait_reached()  # 3 batches (60 hits) in, however fast the machine
                 postgres.stop()
+                hold.release()
                 try:
                     # A request while the database is down: answered at once, and clearly.
                     search = world.as_("detective").post("/v1/warrants/w-pg/search")
@@ -54,7 +55,11 @@ def test_postgres_restarted_mid_run_is_a_clear_503_and_the_same_servers_recover(
                     postgres.start()
                 return search, refused
 
-            with uplink_errors(runtime) as errors, ThreadPoolExecutor(1) as pool:
+            with (
+                uplink_errors(runtime) as errors,
+                hold_after(runtime, 3) as hold,
+                ThreadPoolExecutor(1) as pool,
+            ):
                 saboteur = pool.submit(outage)
                 report = runtime.deliver()  # no help: the camera's own retries
                 search, refused = saboteur.result(timeout=120)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.faults.world import World, queue_hits, uplink_errors, wait_for
+from tests.faults.world import World, hold_after, queue_hits, uplink_errors, wait_for
 
 HITS = 300
 
@@ -29,13 +29,19 @@ def test_records_server_killed_mid_ingest_loses_nothing_and_stores_nothing_twice
         before = world.audit()
 
         def kill_mid_run() -> tuple[int, str]:
-            wait_for("a few batches stored", lambda: world.records_db.count("record") >= 60)
-            world.records.kill9()
+            hold.wait_reached()  # 3 batches (60 hits) in, however fast the machine
+            hold.release()
+            world.records.kill9()  # the camera's next batch is on its way, or about to be
             stored, integrity = world.records_db.count("record"), world.records_db.integrity()
+            wait_for("the camera to meet the dead server", lambda: bool(errors))
             world.records.start()  # same port, same database
             return stored, integrity
 
-        with uplink_errors(runtime) as errors, ThreadPoolExecutor(1) as pool:
+        with (
+            uplink_errors(runtime) as errors,
+            hold_after(runtime, 3) as hold,
+            ThreadPoolExecutor(1) as pool,
+        ):
             saboteur = pool.submit(kill_mid_run)
             report = runtime.deliver()  # no help: the camera's own retries
             stored_at_kill, integrity = saboteur.result(timeout=120)
@@ -43,7 +49,7 @@ def test_records_server_killed_mid_ingest_loses_nothing_and_stores_nothing_twice
     finally:
         runtime.close()
     # It really was mid-run, and the crash left a sound database file.
-    assert 0 < stored_at_kill < HITS
+    assert 60 <= stored_at_kill < HITS
     assert integrity == "ok"
     assert world.records.starts == 2
     # The camera met retryable errors (a dead connection), kept going, and finished.

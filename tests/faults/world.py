@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -484,6 +485,48 @@ def uplink_errors(runtime: CameraRuntime) -> Iterator[list[UplinkError]]:
     try:
         yield seen
     finally:
+        runtime.uplink.request = real  # type: ignore[method-assign]
+
+
+class Hold:
+    """The camera's uplink, held before its next request once it has delivered n batches."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+        self.delivered = 0
+        self.reached = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_reached(self, timeout: float = 60) -> None:
+        assert self.reached.wait(timeout), f"the camera never delivered {self.batches} batches"
+
+
+@contextmanager
+def hold_after(runtime: CameraRuntime, batches: int) -> Iterator[Hold]:
+    """Hold the camera after ``batches`` deliveries until the test has applied its fault.
+
+    The fault then lands while the camera is mid-run, however fast the machine.
+    """
+    hold = Hold(batches)
+    real: Callable[..., httpx.Response] = runtime.uplink.request
+
+    def held(method: str, path: str, body: bytes = b"") -> httpx.Response:
+        if hold.delivered >= hold.batches and not hold._released.is_set():
+            hold.reached.set()
+            assert hold._released.wait(120), "the test never released the camera"
+        reply = real(method, path, body)
+        if method == "POST" and path == "/v1/camera/records":
+            hold.delivered += 1
+        return reply
+
+    runtime.uplink.request = held  # type: ignore[method-assign]
+    try:
+        yield hold
+    finally:
+        hold.release()
         runtime.uplink.request = real  # type: ignore[method-assign]
 
 

@@ -25,7 +25,7 @@ TINY = Plan(
     quick=True,
     backends=(),
     steps=(2, 4),
-    seconds=1.0,
+    seconds=300.0,  # never reached: each step ends by its request bound, however slow the machine
     max_requests=40,
     bundle_every=3,
     max_records=20,
@@ -61,8 +61,8 @@ def _check(payload: dict[str, Any], label: str, processes: int) -> None:
     assert [(s["users"], s["cameras"], s["investigators"]) for s in steps] == [(2, 1, 1), (4, 3, 1)]
     for step in steps:
         assert step["errors"] == 0, step
-        assert step["ended_by"] in {"time", "count"}
-        assert step["requests"] <= TINY.max_requests
+        assert step["ended_by"] == "count"
+        assert step["requests"] == TINY.max_requests
         assert step["seconds"] > 0
         for op in step["ops"].values():
             assert op["errors"] == 0
