@@ -42,6 +42,7 @@ from torch.nn import functional
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from underseal_device.detect.detector import DEFAULT_MODEL, NMS_IOU, Detector, decode, prepare
+from underseal_device.synth.clutter import add_clutter
 from underseal_device.synth.scenes import Scene, SceneSampler
 from underseal_device.train.detector_model import STRIDE, PlateDetector
 
@@ -128,8 +129,14 @@ def _augment(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArra
     return np.ascontiguousarray(out)
 
 
-def patch(scene: Scene, rng: np.random.Generator, size: int = PATCH) -> Sample:
-    """One training sample cut from ``scene`` at a random scale (see the module doc)."""
+def patch(
+    scene: Scene, rng: np.random.Generator, size: int = PATCH, *, clutter: float = 0.0
+) -> Sample:
+    """One training sample cut from ``scene`` at a random scale (see the module doc).
+
+    ``clutter``: the probability of each kind of natural clutter pasted away
+    from the plates (:func:`underseal_device.synth.clutter.add_clutter`).
+    """
     h, w = scene.image.shape[:2]
     scale = float(np.exp(rng.uniform(np.log(0.3), np.log(1.3))))
     side = size / scale  # the patch's side in scene pixels
@@ -148,8 +155,13 @@ def patch(scene: Scene, rng: np.random.Generator, size: int = PATCH) -> Sample:
         source = cv2.GaussianBlur(source, (0, 0), 0.45 / scale)
     fill = tuple(int(v) for v in rng.integers(0, 256, 3))
     img = cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
-    img = _augment(img.astype(np.uint8, copy=False), rng)
     plates = [((p.quad.astype(np.float64) - (x0, y0)) * scale, p.visible) for p in scene.plates]
+    if clutter > 0:
+        img = add_clutter(
+            img.astype(np.uint8, copy=False), [q for q, _ in plates], rng,
+            texture=clutter, parts=clutter,
+        )  # fmt: skip
+    img = _augment(img.astype(np.uint8, copy=False), rng)
     score, weight, dist, pos = targets(plates, size)
     x = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1) * np.float32(1 / 255))
     s, wt, d, p = (torch.from_numpy(t) for t in (score, weight, dist, pos))
@@ -159,8 +171,9 @@ def patch(scene: Scene, rng: np.random.Generator, size: int = PATCH) -> Sample:
 class ScenePatches(IterableDataset[Sample]):
     """Scenes ``0..scenes-1`` of ``SceneSampler(seed)``, ``per_scene`` patches each."""
 
-    def __init__(self, seed: int, scenes: int, per_scene: int) -> None:
+    def __init__(self, seed: int, scenes: int, per_scene: int, clutter: float = 0.0) -> None:
         self.seed, self.scenes, self.per_scene = seed, scenes, per_scene
+        self.clutter = clutter
 
     def __iter__(self) -> Iterator[Sample]:
         info = get_worker_info()
@@ -170,7 +183,7 @@ class ScenePatches(IterableDataset[Sample]):
             scene = sampler.scene_at(j)
             rng = np.random.default_rng((self.seed, 7, j))
             for _ in range(self.per_scene):
-                yield patch(scene, rng)
+                yield patch(scene, rng, clutter=self.clutter)
 
 
 def shuffled(source: Iterator[Sample], size: int, batch: int, seed: int) -> Iterator[Sample]:
@@ -296,6 +309,7 @@ class Result:
     validation_scenes: int
     lr: float
     workers: int
+    clutter: float = 0.0
     torch_version: str = torch.__version__
     cpu: str = platform.processor() or platform.machine()
 
@@ -305,7 +319,7 @@ THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 def train(
     *, steps: int, batch: int, seed: int, width: int, lr: float, val: int, workers: int,
-    per_scene: int,
+    per_scene: int, clutter: float = 0.0,
 ) -> tuple[PlateDetector, Result]:  # fmt: skip
     """Train from scratch; returns the model (eval mode) and its figures."""
     torch.manual_seed(seed)
@@ -315,7 +329,7 @@ def train(
     pool = 8 * batch
     scenes_needed = -(-(steps * batch + pool) // per_scene)
     loader = DataLoader(
-        ScenePatches(seed, scenes_needed, per_scene), batch_size=None, num_workers=workers,
+        ScenePatches(seed, scenes_needed, per_scene, clutter), batch_size=None, num_workers=workers,
         prefetch_factor=4 * batch if workers else None, worker_init_fn=_one_cv2_thread,
     )  # fmt: skip
     val_sampler = SceneSampler(seed + 1)
@@ -362,7 +376,7 @@ def train(
         parameters=sum(p.numel() for p in model.parameters()),
         seconds=time.perf_counter() - start, final_loss=loss_avg, threshold=best.threshold,
         synthetic_recall=best.recall, synthetic_precision=best.precision, validation_scenes=val,
-        lr=lr, workers=workers,
+        lr=lr, workers=workers, clutter=clutter,
     )  # fmt: skip
     return model, result
 
@@ -459,6 +473,14 @@ def main(
     val: Annotated[int, typer.Option(help="synthetic validation scenes")] = 120,
     workers: Annotated[int, typer.Option(help="scene-rendering processes")] = 1,
     per_scene: Annotated[int, typer.Option(help="patches cut from each scene")] = 4,
+    clutter: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="probability of natural texture, and of wheels/grilles, pasted away from plates",
+        ),
+    ] = 0.0,
     out: Annotated[Path, typer.Option(help="output folder")] = DEFAULT_MODEL.parent,
 ) -> None:
     """Train the plate detector and write plate_detector.onnx, .json and .md to OUT."""
@@ -466,7 +488,7 @@ def main(
         raise typer.BadParameter("steps, batch, val and per-scene must be positive")
     model, result = train(
         steps=steps, batch=batch, seed=seed, width=width, lr=lr, val=val, workers=workers,
-        per_scene=per_scene,
+        per_scene=per_scene, clutter=clutter,
     )  # fmt: skip
     manifest = export(model, result, out)
     console.print(
