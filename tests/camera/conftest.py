@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import DeviceSettings, StateDir
+from underseal_device.camera.vote import PassRead, Reading
 
 from tests.server.deployment import Deployment, ok
 
@@ -117,3 +119,20 @@ def camera_world(tmp_path: Path) -> Iterator[CameraWorld]:
     yield CameraWorld(world, state, tap, runtime, sleeps)
     runtime.close()
     world.close()
+
+
+def queue_plate_hits(runtime: CameraRuntime, plate: str, n: int, *, now: int) -> list[bytes]:
+    """Seal ``n`` hits of ``plate`` (listed) through the camera's own matcher and sealer."""
+    pipeline = runtime.pipeline(reader=None)  # type: ignore[arg-type]
+    ids = []
+    for _ in range(n):
+        passed = PassRead(
+            readings=(Reading(plate, 0.95),), frames=4, first_seen=0, last_seen=1,
+            box=(0, 0, 24, 12), crop=np.full((12, 24, 3), 200, np.uint8),
+        )  # fmt: skip
+        hit = pipeline.matcher.match(passed, now=now)
+        assert hit is not None
+        sealed = pipeline.sealer.seal(passed, hit, observed_at=now)
+        assert runtime.outbox.put(sealed)
+        ids.append(sealed.record_id)
+    return ids

@@ -12,34 +12,19 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
-import numpy as np
 import pytest
 from nacl.signing import SigningKey
 from underseal_device.camera.errors import TrustError, UplinkError
 from underseal_device.camera.runtime import CameraRuntime
-from underseal_device.camera.vote import PassRead, Reading
 
-from tests.camera.conftest import HOT, CameraWorld
+from tests.camera.conftest import HOT, CameraWorld, queue_plate_hits
 from underseal.encoding import b64e
 from underseal.epochs import epoch_of
 
 
 def queue_hits(cw: CameraWorld, n: int) -> list[bytes]:
     """Seal ``n`` hits of the listed plate through the camera's own matcher and sealer."""
-    pipeline = cw.runtime.pipeline(reader=None)  # type: ignore[arg-type]
-    now = int(cw.world.clock())
-    ids = []
-    for _ in range(n):
-        passed = PassRead(
-            readings=(Reading(HOT, 0.95),), frames=4, first_seen=0, last_seen=1,
-            box=(0, 0, 24, 12), crop=np.full((12, 24, 3), 200, np.uint8),
-        )  # fmt: skip
-        hit = pipeline.matcher.match(passed, now=now)
-        assert hit is not None
-        sealed = pipeline.sealer.seal(passed, hit, observed_at=now)
-        assert cw.runtime.outbox.put(sealed)
-        ids.append(sealed.record_id)
-    return ids
+    return queue_plate_hits(cw.runtime, HOT, n, now=int(cw.world.clock()))
 
 
 def stored_ids(cw: CameraWorld) -> list[bytes]:

@@ -8,23 +8,19 @@ cases are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults.world import World
-from tests.server.pgcluster import PostgresCluster, pg_bin
+from tests.server.pgcluster import PostgresCluster, require_postgres
 
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresCluster]:
     """A PostgreSQL server of this test's own, free to stop and restart."""
-    if pg_bin() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries are missing: `make setup` installs them")
-        pytest.skip("PostgreSQL is not installed (make setup installs it)")
+    require_postgres()
     with PostgresCluster() as cluster:
         yield cluster
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import numpy as np
 import psycopg
 from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
@@ -33,7 +32,6 @@ from underseal_device.camera.capture import Backoff
 from underseal_device.camera.errors import UplinkError
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import DeviceSettings, StateDir
-from underseal_device.camera.vote import PassRead, Reading
 from underseal_server.auditor import AuditReport, audit
 from underseal_server.ceremony import CustodianEndpoint, prepare_epochs
 from underseal_server.db import make_engine, session_scope
@@ -41,6 +39,7 @@ from underseal_server.identity import Role, issue_token
 from underseal_server.investigator import Outcome, investigate
 from underseal_server.migrations import Service, migrate
 
+from tests.camera.conftest import queue_plate_hits
 from underseal.encoding import b64d, b64e
 from underseal.epochs import epoch_of
 from underseal.warrant import Warrant, WarrantScope, sign_warrant
@@ -452,20 +451,7 @@ class World:
 
 def queue_hits(runtime: CameraRuntime, n: int) -> set[bytes]:
     """Seal ``n`` hits of the listed plate through the camera's own matcher and sealer."""
-    pipeline = runtime.pipeline(reader=None)  # type: ignore[arg-type]
-    now = int(time.time())
-    ids = set()
-    for _ in range(n):
-        passed = PassRead(
-            readings=(Reading(PLATE, 0.95),), frames=4, first_seen=0, last_seen=1,
-            box=(0, 0, 24, 12), crop=np.full((12, 24, 3), 200, np.uint8),
-        )  # fmt: skip
-        hit = pipeline.matcher.match(passed, now=now)
-        assert hit is not None
-        sealed = pipeline.sealer.seal(passed, hit, observed_at=now)
-        assert runtime.outbox.put(sealed)
-        ids.add(sealed.record_id)
-    return ids
+    return set(queue_plate_hits(runtime, PLATE, n, now=int(time.time())))
 
 
 @contextmanager

@@ -9,13 +9,12 @@ with the reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.pgcluster import PostgresCluster, pg_bin
+from tests.server.pgcluster import PostgresCluster, require_postgres
 
 UrlFactory = Callable[[str], str]
 
@@ -23,10 +22,7 @@ UrlFactory = Callable[[str], str]
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A throw-away PostgreSQL server for the session."""
-    if pg_bin() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries are missing: `make setup` installs them")
-        pytest.skip("PostgreSQL is not installed (make setup installs it)")
+    require_postgres()
     with PostgresCluster() as cluster:
         yield cluster
 

@@ -19,7 +19,7 @@ from types import TracebackType
 
 import psycopg
 
-__all__ = ["PostgresCluster", "pg_bin"]
+__all__ = ["PostgresCluster", "pg_bin", "require_postgres"]
 
 _names = itertools.count()
 
@@ -31,6 +31,16 @@ def pg_bin() -> Path | None:
         return found[-1].parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
+
+
+def require_postgres() -> None:
+    """Skip the test when PostgreSQL is not installed; under CI its absence is a failure."""
+    import pytest
+
+    if pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries are missing: `make setup` installs them")
+        pytest.skip("PostgreSQL is not installed (make setup installs it)")
 
 
 def _free_port() -> int:
