@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from underseal_device.detect import Detector, PlateReader, shipped_reader
 from underseal_device.detect.detector import Detection
+from underseal_device.detect.reader import RECALL_THRESHOLD
 
 from bench.eval_ocr import clean
 from bench.harness import Row, figure, report
@@ -168,11 +169,26 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="the openalpr benchmark folder")
     parser.add_argument("--speed-frames", type=int, default=40, help="frames timed at 1280×720")
     parser.add_argument("--no-reference", action="store_true", help="skip RapidOCR and Haar")
+    parser.add_argument(
+        "--detector", type=Path, default=None,
+        help="a just-trained detector's manifest, run at the shipped operating point instead "
+        "of the shipped model (its hash is checked against its manifest only); the results "
+        "go to bench/results/reader-candidate.json",
+    )  # fmt: skip
     args = parser.parse_args()
     if not (args.data / "endtoend").is_dir():
         parser.error(f"no benchmark at {args.data} (expected endtoend/us and endtoend/eu)")
     reader = shipped_reader(detector_threads=2)
     ungated = PlateReader(Detector(threads=2), reader.recognizer)
+    if args.detector is not None:
+
+        def candidate(threshold: float | None = None) -> Detector:
+            return Detector(
+                args.detector, threads=2, threshold=threshold, unsafe_trust_manifest=True
+            )
+
+        reader = PlateReader(candidate(RECALL_THRESHOLD), reader.recognizer)
+        ungated = PlateReader(candidate(), reader.recognizer)
     pipelines: dict[str, Pipeline | None] = {
         "underseal reader": underseal_pipeline(reader),
         "underseal reader, detector at its own threshold (no OCR gate)": underseal_pipeline(
@@ -210,7 +226,7 @@ def main() -> None:
                        n=min(len(items), args.speed_frames), ms_median=s.ms_720p,
                        goal="≥ 30 fps" if ours and region == "us" else ""),
             ]  # fmt: skip
-    report("reader", rows)
+    report("reader" if args.detector is None else "reader-candidate", rows)
 
 
 if __name__ == "__main__":
