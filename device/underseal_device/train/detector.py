@@ -442,7 +442,11 @@ def _write_card(path: Path, result: Result, onnx_path: Path) -> None:
         ("file", f"{onnx_path.stat().st_size // 1024} KiB, SHA-256 `{digest}` (checked at load)"),
         ("data", f"rendered scenes only (`underseal_device.synth.scenes`, seed {result.seed}): "
          f"{result.steps:,} steps × {result.batch} patches of {PATCH} px, {result.per_scene} per "
-         "scene at random scales; no real photograph"),
+         "scene at random scales"
+         + (f"; natural clutter (`synth.clutter`: foliage, grass, gravel, wheels, grilles) "
+            f"pasted away from the plates, each kind with probability {result.clutter}"
+            if result.clutter else "")
+         + "; no real photograph"),
         ("training", f"AdamW, one-cycle LR, focal + IoU loss, CPU, {result.seconds / 60:.1f} min"),
         ("synthetic figures", f"recall {result.synthetic_recall:.1%} of readable plates, "
          f"precision {result.synthetic_precision:.1%} (IoU ≥ 0.5) on {result.validation_scenes} "
