@@ -313,26 +313,30 @@ class Outbox:
         again later, and the server acknowledges them as duplicates.
         """
         removed = self._release(record_ids)
-        on_disk = [r for r in record_ids if self._queued(r)]
         try:
-            self._delete(on_disk)
+            return removed + self._delete(record_ids)
         except sqlite3.Error as error:
             if not _no_room(error):
                 raise
-            # Not sent again while this process lives; after a restart they would be,
-            # and the server would acknowledge them as duplicates.
-            log.warning("outbox: no room on disk to remove delivered hits; removed later")
-            with self._memory.lock:
-                self._memory.delivered.update(on_disk)
+        # Not sent again while this process lives; after a restart they would be,
+        # and the server would acknowledge them as duplicates.
+        log.warning("outbox: no room on disk to remove hits that left the queue; removed later")
+        on_disk = [r for r in record_ids if self._queued(r)]
+        with self._memory.lock:
+            self._memory.delivered.update(on_disk)
         return removed + len(on_disk)
 
-    def _delete(self, record_ids: list[bytes]) -> None:
-        if not record_ids:
-            return
-        with self._transaction():
-            for record_id in record_ids:
-                self._db.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,))
-        self._forget()
+    def _delete(self, record_ids: list[bytes]) -> int:
+        """Delete these rows in one transaction; how many there were."""
+        deleted = 0
+        if record_ids:
+            with self._transaction():
+                for record_id in record_ids:
+                    sql = "DELETE FROM outbox WHERE record_id = ?"
+                    deleted += self._db.execute(sql, (record_id,)).rowcount
+        if deleted:
+            self._forget()
+        return deleted
 
     def _release(self, record_ids: list[bytes]) -> int:
         with self._memory.lock:
@@ -374,18 +378,7 @@ class Outbox:
 
     def drop(self, record_id: bytes) -> None:
         """Delete a hit that can never be delivered (its epoch's key is destroyed)."""
-        if self._release([record_id]):
-            return
-        try:
-            deleted = self._db.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,))
-        except sqlite3.Error as error:
-            if not _no_room(error):
-                raise
-            with self._memory.lock:  # not sent again; deleted once there is room
-                self._memory.delivered.add(record_id)
-            return
-        if deleted.rowcount:
-            self._forget()
+        self.acknowledge([record_id])  # the same leaving of the queue, full disk included
 
     def _forget(self) -> None:
         """Push deletions into the database file and empty the WAL.
