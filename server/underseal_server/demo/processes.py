@@ -1,9 +1,11 @@
-"""Child processes of the demo: services on free loopback ports, one-shot CLI calls.
+"""Child processes: how to run the CLIs, free loopback ports, spawn and stop, one-shot calls.
 
 Every child runs in its own session (so a Ctrl-C in the terminal reaches
-the demo only, which then stops them in order) and, on Linux, asks the
-kernel to send it SIGTERM if the demo dies without cleaning up (a
-``kill -9``), so no service is left orphaned on its port.
+the parent only, which then stops them in order, and a signal to its process
+group reaches every process it forks) and, on Linux, asks the kernel to send
+it SIGTERM if the parent dies without cleaning up (a ``kill -9``), so no
+service is left orphaned on its port. :mod:`.server_process` runs a server
+on top of these.
 """
 
 from __future__ import annotations
@@ -15,22 +17,21 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2 as httpx
-
 __all__ = [
     "Children",
     "CliFailed",
-    "Service",
-    "ServiceFailed",
     "device_cli",
     "free_port",
     "port_is_free",
+    "run_cli",
     "server_cli",
+    "spawn",
+    "stop_group",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -43,10 +44,6 @@ class CliFailed(Exception):
         super().__init__(f"`{command}` exited with {code}: {output.strip()[-600:]}")
         self.code = code
         self.output = output
-
-
-class ServiceFailed(Exception):
-    """A service did not come up; the message ends with the tail of its log."""
 
 
 # Tests and debugging: ``UNDERSEAL_LOG_LEVEL=DEBUG`` in the demo's environment runs every
@@ -127,6 +124,43 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def spawn(
+    argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session, its output appended to ``log``."""
+    # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
+    # from another thread (a test's saboteur in a pool) it would kill the child with it.
+    main = threading.current_thread() is threading.main_thread()
+    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        # argv is built by our callers from our own scripts and their own paths.
+        return subprocess.Popen(  # noqa: S603
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # Other threads may be running: the hook only calls into libc.
+            preexec_fn=_die_with_parent if main else None,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL it if the child does not exit in time."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGCONT)  # a stopped (SIGSTOP) group cannot act on SIGTERM
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
 @dataclass
 class Children:
     """Every process the demo started, stopped together (in reverse order) by :meth:`stop_all`."""
@@ -134,35 +168,16 @@ class Children:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def spawn(
-        self, argv: Sequence[str], *, env: Mapping[str, str], log: Path
+        self, argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None
     ) -> subprocess.Popen[bytes]:
-        """Start ``argv`` with its output in ``log``."""
-        with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
-            # argv is built here from our own scripts and the demo's own paths.
-            process = subprocess.Popen(  # noqa: S603
-                list(argv),
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                # The dispatcher thread may be running: the hook only calls into libc.
-                preexec_fn=_die_with_parent,
-            )
+        """Start ``argv`` with its output in ``log`` (see :func:`spawn`)."""
+        process = spawn(argv, env=env, log=log, cwd=cwd)
         self.processes.append(process)
         return process
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-        """SIGTERM the child's process group, then SIGKILL it if it does not exit in time."""
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=timeout)
+        """Stop ``process`` and its group (see :func:`stop_group`); forget it."""
+        stop_group(process, timeout)
         if process in self.processes:
             self.processes.remove(process)
 
@@ -170,64 +185,6 @@ class Children:
         """Stop every child still known, newest first."""
         for process in reversed(list(self.processes)):
             self.stop(process)
-
-
-@dataclass
-class Service:
-    """A records server or custodian: ``underseal-server KIND serve`` on a loopback port."""
-
-    name: str
-    kind: str  # "records" or "custodian"
-    env: dict[str, str]
-    log: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, children: Children, *, preferred: int | None = None, tries: int = 3) -> None:
-        """Start on ``preferred`` if it is free, else on a free port; wait for ``/v1/health``.
-
-        Raises:
-            ServiceFailed: it exited or did not answer within two minutes.
-        """
-        for attempt in range(tries):
-            wanted = preferred if preferred and attempt == 0 else None
-            self.port = wanted if wanted and port_is_free(wanted) else free_port()
-            argv = [*server_cli(), self.kind, "serve", "--port", str(self.port)]
-            self.process = children.spawn(argv, env=self.env, log=self.log)
-            if self._wait_healthy():
-                return
-            children.stop(self.process)
-            text = self.log.read_text(errors="replace")
-            if "address already in use" not in text.lower():
-                break  # a real failure, not a lost race for the port
-        tail = self.log.read_text(errors="replace").strip().splitlines()[-8:]
-        raise ServiceFailed(f"{self.name} did not start; its log ends:\n" + "\n".join(tail))
-
-    def _wait_healthy(self, seconds: float = 120.0) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        return False
-
-    def cli(self, *args: str, timeout: float = 180.0) -> str:
-        """Run ``underseal-server ARGS`` with this service's settings; its stdout.
-
-        Raises:
-            CliFailed: it exited non-zero.
-        """
-        return run_cli([*server_cli(), *args], env=self.env, timeout=timeout)
 
 
 def run_cli(argv: Sequence[str], *, env: Mapping[str, str], timeout: float = 180.0) -> str:

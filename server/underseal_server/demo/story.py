@@ -38,15 +38,8 @@ from underseal.encoding import b64d, b64e
 from underseal.epochs import epoch_of
 from underseal.evidence import Evidence
 from underseal.warrant import Warrant, WarrantScope, sign_warrant
-from underseal_server.demo.processes import (
-    Children,
-    CliFailed,
-    Service,
-    ServiceFailed,
-    device_cli,
-    run_cli,
-    server_cli,
-)
+from underseal_server.demo.processes import Children, CliFailed, device_cli, run_cli, server_cli
+from underseal_server.demo.server_process import ServerProcess, ServiceFailed, serve_command
 from underseal_server.investigator import investigate
 
 __all__ = ["HOTLIST", "Demo", "Options", "StepFailed"]
@@ -119,8 +112,8 @@ class Demo:
     _step_number: int = field(init=False, default=0)
     _step: str = field(init=False, default="start")
     _clients: list[httpx.Client] = field(init=False, default_factory=list)
-    records: Service = field(init=False)
-    custodians: list[Service] = field(init=False, default_factory=list)
+    records: ServerProcess = field(init=False)
+    custodians: list[ServerProcess] = field(init=False, default_factory=list)
     tokens: dict[str, str] = field(init=False, default_factory=dict)
     custodian_admin: dict[str, str] = field(init=False, default_factory=dict)
     custodian_detective: dict[str, str] = field(init=False, default_factory=dict)
@@ -301,26 +294,29 @@ class Demo:
             "services", "Start the records server and three custodians (separate processes)"
         )
         base = self._base_env()
-        self.records = Service(
+        self.records = ServerProcess(
             "records",
-            "records",
-            {
+            serve_command("records"),
+            env={
                 **base,
                 **keys["records"].env,
                 "UNDERSEAL_RECORDS_DATABASE_URL": f"sqlite:///{self.root / 'records.db'}",
                 "UNDERSEAL_RECORDS_UNSAFE_CLOCK_OFFSET_FILE": str(self.offset_file),
             },
-            self.root / "records.log",
+            log=self.root / "records.log",
+            port=self.options.port or 0,
+            stop_timeout=10,
+            children=self.children,
         )
         dealer_public = keys["dealer"].public["verify_key"]
         self.custodians = []
         for index in range(1, CUSTODIANS + 1):
             name = f"custodian-{index}"
             self.custodians.append(
-                Service(
+                ServerProcess(
                     name,
-                    "custodian",
-                    {
+                    serve_command("custodian"),
+                    env={
                         **base,
                         **keys[name].env,
                         "UNDERSEAL_CUSTODIAN_CUSTODIAN_ID": name,
@@ -329,7 +325,9 @@ class Demo:
                         "UNDERSEAL_CUSTODIAN_DEALER_KEY": dealer_public,
                         "UNDERSEAL_CUSTODIAN_UNSAFE_CLOCK_OFFSET_FILE": str(self.offset_file),
                     },
-                    self.root / f"{name}.log",
+                    log=self.root / f"{name}.log",
+                    stop_timeout=10,
+                    children=self.children,
                 )
             )
         self._command("underseal-server records add-principal admin")
@@ -340,9 +338,9 @@ class Demo:
             )
         self._command("underseal-server records serve --port P   (and custodian serve × 3)")
         try:
-            self.records.start(self.children, preferred=self.options.port)
+            self.records.start()
             for service in self.custodians:
-                service.start(self.children)
+                service.start()
         except ServiceFailed as error:
             raise StepFailed(self._step, str(error)) from None
         table = Table("service", "URL", "database", box=None, padding=(0, 2))
@@ -354,11 +352,9 @@ class Demo:
                 f"  (port {self.options.port} was in use: the records server took a free one)"
             )
 
-    def _service_cli(self, service: Service, *args: str) -> str:
-        try:
-            return service.cli(*args).strip()
-        except CliFailed as error:
-            raise StepFailed(self._step, str(error)) from None
+    def _service_cli(self, service: ServerProcess, *args: str) -> str:
+        """``underseal-server ARGS`` with ``service``'s settings; its stdout, stripped."""
+        return self._cli(*args, env=service.env).strip()
 
     # 4 ---------------------------------------------------------------------------------
 
