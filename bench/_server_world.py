@@ -2,27 +2,25 @@
 
 The deployment (camera, ceremony, hotlist) is prepared in the bench process
 with the tests' :class:`Deployment`, on SQLite files; the records server is
-then started as ``python -m bench._server_world serve SETTINGS PORT``, a real
-uvicorn process over the same database file with the same keys (read from
-``SETTINGS``, a JSON file in the scratch directory) and the system clock.
-The bench process keeps the camera's signing key and plays the camera.
+then started (:func:`records_server`) as ``python -m bench._server_world serve
+SETTINGS PORT``, a real uvicorn process over the same database file with the
+same keys (read from ``SETTINGS``, a JSON file in the scratch directory) and
+the system clock. The bench process keeps the camera's signing key and plays
+the camera.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-import httpx2 as httpx
 from nacl.signing import SigningKey
+from underseal_server.demo.server_process import Argv, ServerProcess, serve_command
 
 from tests.server.deployment import CAMERA, Deployment
 from underseal.bundle import HotlistBundle
@@ -35,10 +33,10 @@ from underseal.signed_requests import sign_request
 __all__ = [
     "PLATE",
     "Prepared",
-    "ServerProcess",
     "ingest_body",
     "ingest_request",
     "prepare",
+    "records_server",
     "seal_hits",
     "signed_headers",
     "write_settings",
@@ -78,7 +76,7 @@ def prepare(root: Path, database: Callable[[str], str] | None = None) -> Prepare
 
 
 def write_settings(world: Deployment, root: Path) -> Path:
-    """The records server's settings as JSON in ``root`` (owner only), for a ServerProcess."""
+    """The records server's settings as JSON in ``root`` (owner only), for records_server."""
     settings = world.records_app.state.records.settings
     path = root / "records-settings.json"
     path.write_text(
@@ -163,78 +161,37 @@ def signed_headers(
     return headers
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def records_server(settings: Path, *, log: Path, workers: int = 1) -> ServerProcess:
+    """The records server over ``settings``, output in ``log``: ``with`` it for a block.
+
+    One worker: this module's :func:`serve`. Several: the operator CLI's
+    uvicorn workers, the settings in the environment.
+    """
+    if workers == 1:
+        env = dict(os.environ)
+        command = _serve_here(settings)
+    else:
+        fields = json.loads(settings.read_text())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSEAL_")}
+        env |= {f"UNDERSEAL_RECORDS_{k.upper()}": str(v) for k, v in fields.items()}
+        env["UNDERSEAL_RECORDS_RETENTION_INTERVAL_SECONDS"] = "0"
+        cli = [sys.executable, "-m", "underseal_server.cli"]
+        command = serve_command("records", workers=workers, cli=cli)
+    return ServerProcess(
+        "records server",
+        command,
+        env=env,
+        log=log,
+        cwd=ROOT,
+        start_timeout=60,
+        stop_timeout=15,
+    )
 
 
-class ServerProcess:
-    """``with ServerProcess(settings, log=...) as base_url:``: the records server, for the block."""
-
-    def __init__(
-        self, settings: Path, *, log: Path, start_timeout: float = 60.0, workers: int = 1
-    ) -> None:
-        self.settings = settings
-        self.workers = workers
-        self.log = log
-        self.port = free_port()
-        self.start_timeout = start_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> str:
-        with self.log.open("wb") as log:
-            if self.workers == 1:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "bench._server_world", "serve",
-                     str(self.settings), str(self.port)],
-                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            else:  # several processes: the operator CLI, settings in the environment
-                fields = json.loads(self.settings.read_text())
-                env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSEAL_")}
-                env |= {f"UNDERSEAL_RECORDS_{k.upper()}": str(v) for k, v in fields.items()}
-                env["UNDERSEAL_RECORDS_RETENTION_INTERVAL_SECONDS"] = "0"
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "underseal_server.cli", "records", "serve",
-                     "--port", str(self.port), "--workers", str(self.workers)],
-                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                )  # fmt: skip
-        deadline = time.monotonic() + self.start_timeout
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"records server exited:\n{self.log.read_text()[-4000:]}")
-                try:
-                    if client.get("/v1/health").status_code == 200:
-                        return self.base_url
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.__exit__(None, None, None)
-                    raise RuntimeError(f"records server did not start:\n{self.log.read_text()}")
-                time.sleep(0.1)
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def _serve_here(settings: Path) -> Argv:
+    """``python -m bench._server_world serve SETTINGS PORT``, given the port."""
+    here = [sys.executable, "-m", "bench._server_world", "serve", str(settings)]
+    return lambda port: [*here, str(port)]
 
 
 def serve(settings_path: Path, port: int) -> None:

@@ -47,9 +47,9 @@ from underseal_server.retention import DAY
 from bench._server_world import (
     INGEST_PATH,
     PLATE,
-    ServerProcess,
     ingest_request,
     prepare,
+    records_server,
     seal_hits,
 )
 from bench.harness import Row, figure, report, row, time_per_call
@@ -194,7 +194,8 @@ def _ingest_rows(
     rows: list[Row] = []
     size = 0
     log = scratch / "server.log"
-    with ServerProcess(prepared.settings, log=log, workers=workers) as base_url:
+    with records_server(prepared.settings, log=log, workers=workers) as server:
+        base_url = server.url
         for (batch, clients), count in plan.ingest_requests.items():
             runs = []
             for _ in range(plan.ingest_runs):

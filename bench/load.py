@@ -57,7 +57,7 @@ from underseal_server.db import make_engine
 from underseal_server.records.models import Record
 
 from bench._load_world import LoadCamera, LoadInvestigator, LoadWorld, prepare_load
-from bench._server_world import INGEST_PATH, ServerProcess, ingest_body, seal_hits, signed_headers
+from bench._server_world import INGEST_PATH, ingest_body, records_server, seal_hits, signed_headers
 from bench.bench_server import CROP_BYTES, percentile
 from bench.harness import Row, figure, report
 from tests.server.pgcluster import PostgresCluster, pg_bin
@@ -466,7 +466,8 @@ def run_backend(
     result = BackendResult(backend, [], setup_seconds=time.perf_counter() - start)
     pools: dict[str, deque[bytes]] = {camera.id: deque() for camera in world.cameras}
     log = scratch / "server.log"
-    with ServerProcess(world.prepared.settings, log=log, workers=backend.workers) as base_url:
+    with records_server(world.prepared.settings, log=log, workers=backend.workers) as server:
+        base_url = server.url
         result.idle_health_ms = idle_round_trip(base_url) * 1e3
         console.print(f"  idle round trip (GET /v1/health): {result.idle_health_ms:.1f} ms")
         for users in plan.steps:

@@ -87,7 +87,7 @@ def test_postgres_restarted_mid_run_is_a_clear_503_and_the_same_servers_recover(
         outcome = world.investigate("w-pg")
         assert len(outcome.opened) == 10
         assert {e.plate for e in outcome.opened} == {PLATE}
-        log = world.records.log()
+        log = world.records.log_text()
         assert "database unavailable" in log
         assert "Traceback" not in log
     finally:

@@ -1,20 +1,17 @@
 """A deployment of real processes to break: records server, three custodians, one camera.
 
 Each service runs through the operator CLI (``underseal_server.cli ... serve``)
-in its own process group, so ``kill -9`` reaches a server and every one of
-its uvicorn workers, as a crashed host or an OOM kill would. A restarted
-service keeps its port and its database. The camera is the real
-:class:`CameraRuntime` over HTTP; the investigator the real
+as a :class:`ServerProcess`, in its own process group, so ``kill -9`` reaches
+a server and every one of its uvicorn workers, as a crashed host or an OOM
+kill would. A restarted service keeps its port and its database. The camera
+is the real :class:`CameraRuntime` over HTTP; the investigator the real
 :func:`investigate`.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +32,7 @@ from underseal_device.camera.state import DeviceSettings, StateDir
 from underseal_server.auditor import AuditReport, audit
 from underseal_server.ceremony import CustodianEndpoint, prepare_epochs
 from underseal_server.db import make_engine, session_scope
+from underseal_server.demo.server_process import ServerProcess, serve_command
 from underseal_server.identity import Role, issue_token
 from underseal_server.investigator import Outcome, investigate
 from underseal_server.migrations import Service, migrate
@@ -50,92 +48,17 @@ CAMERA = "cam-fault"
 START_TIMEOUT = 90.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _seed() -> str:
     return b64e(os.urandom(32))
 
 
-class ServerProcess:
-    """One service (``records`` or ``custodian``) run by the CLI; its port survives restarts."""
-
-    def __init__(
-        self, name: str, kind: str, env: dict[str, str], logs: Path, *, workers: int = 1
-    ) -> None:
-        self.name, self.kind, self.env, self.logs, self.workers = name, kind, env, logs, workers
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def __repr__(self) -> str:
-        return f"ServerProcess({self.name!r}, {self.url!r})"
-
-    def launch(self) -> None:
-        """Start the process (its own session and process group); see :meth:`wait_ready`."""
-        self.starts += 1
-        args = [*CLI, self.kind, "serve", "--port", str(self.port)]
-        if self.workers > 1:
-            args += ["--workers", str(self.workers)]
-        with (self.logs / f"{self.name}-{self.starts}.log").open("wb") as handle:
-            self.process = subprocess.Popen(
-                args, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def wait_ready(self) -> None:
-        """Return once ``/v1/health`` answers; fail with the log if the process died or hung."""
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.log()}"
-        raise AssertionError(f"{self.name} did not start in {START_TIMEOUT} s:\n{self.log()}")
-
-    def start(self) -> None:
-        self.launch()
-        self.wait_ready()
-
-    def log(self) -> str:
-        """Everything the service printed, every start (no secret is ever printed)."""
-        return "\n".join(
-            p.read_text(errors="replace") for p in sorted(self.logs.glob(f"{self.name}-*.log"))
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to the whole process group (the server and its workers)."""
-        assert self.process is not None
-        os.killpg(self.process.pid, sig)
-
-    def kill9(self) -> None:
-        """``kill -9`` of the server and every worker, as a crash would; returns once it is dead."""
-        assert self.process is not None
-        self.signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if not self.running:
-            return
-        assert self.process is not None
-        try:
-            self.signal(signal.SIGCONT)  # a paused service cannot act on SIGTERM
-            self.signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill9()
-        except ProcessLookupError:
-            pass
+def _service(
+    name: str, kind: str, env: dict[str, str], logs: Path, *, workers: int = 1
+) -> ServerProcess:
+    """``name`` by the CLI, every start's output in ``logs/NAME.log``."""
+    command = serve_command(kind, workers=workers, cli=CLI)
+    log = logs / f"{name}.log"
+    return ServerProcess(name, command, env=env, log=log, start_timeout=START_TIMEOUT)
 
 
 class Database:
@@ -213,7 +136,7 @@ class World:
         self._clients: list[httpx.Client] = []
         self.records_db = Database(records_url)
         admin_token = _bootstrap(records_url, "records")
-        self.records = ServerProcess(
+        self.records = _service(
             "records",
             "records",
             {
@@ -237,7 +160,7 @@ class World:
             boxes.append(box.public_key)
             verify_keys.append(b64e(bytes(signing.verify_key)))
             self.custodians.append(
-                ServerProcess(
+                _service(
                     name,
                     "custodian",
                     {

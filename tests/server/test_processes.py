@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 from underseal_server.auditor import audit
 from underseal_server.ceremony import CustodianEndpoint, prepare_epochs
+from underseal_server.demo.processes import run_cli
+from underseal_server.demo.server_process import ServerProcess, serve_command
 from underseal_server.investigator import investigate
 
 from underseal.bundle import open_bundle
@@ -40,52 +40,13 @@ PLATE = "7ABC123"
 CAMERA = "cam-1"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _service(name: str, kind: str, env: dict[str, str], root: Path) -> ServerProcess:
+    return ServerProcess(name, serve_command(kind, cli=CLI), env=env, log=root / f"{name}.log")
 
 
-@dataclass
-class Service:
-    name: str
-    env: dict[str, str]
-    url: str = ""
-    process: subprocess.Popen[bytes] | None = None
-    public: dict[str, str] = field(default_factory=dict)
-
-    port: int = 0
-
-    def start(self, kind: str, log: Path) -> None:
-        # A restart keeps its port, as a real service behind a fixed address would.
-        self.port = port = self.port or _port()
-        self.url = f"http://127.0.0.1:{port}"
-        with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [*CLI, kind, "serve", "--port", str(port)],
-                env=self.env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            assert self.process.poll() is None, log.read_text()
-        raise AssertionError(f"{self.name} did not start: {log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([*CLI, *args], env=self.env, capture_output=True, timeout=120)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode().strip()
+def _cli(service: ServerProcess, *args: str) -> str:
+    """``underseal-server ARGS`` with ``service``'s settings; its stdout."""
+    return run_cli([*CLI, *args], env=service.env, timeout=120).strip()
 
 
 @dataclass
@@ -93,8 +54,9 @@ class Cluster:
     root: Path
     offset: Path
     dealer: SigningKey
-    records: Service
-    custodians: list[Service]
+    records: ServerProcess
+    custodians: list[ServerProcess]
+    custodian_keys: list[dict[str, str]]  # each one's public keys, for the records server
     admin_token: str
     custodian_tokens: list[str]
 
@@ -106,7 +68,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     offset.write_text("0")
     base = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSEAL_")}
     dealer = SigningKey.generate()
-    records = Service(
+    records = _service(
+        "records",
         "records",
         {
             **base,
@@ -115,12 +78,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "UNDERSEAL_RECORDS_LOG_KEY": b64e(bytes(SigningKey.generate())),
             "UNDERSEAL_RECORDS_UNSAFE_CLOCK_OFFSET_FILE": str(offset),
         },
+        root,
     )
-    custodians = []
+    custodians, custodian_keys = [], []
     for index in (1, 2, 3):
         signing, box = SigningKey.generate(), PrivateKey.generate()
-        service = Service(
+        service = _service(
             f"custodian-{index}",
+            "custodian",
             {
                 **base,
                 "UNDERSEAL_CUSTODIAN_CUSTODIAN_ID": f"custodian-{index}",
@@ -131,19 +96,20 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "UNDERSEAL_CUSTODIAN_DEALER_KEY": b64e(bytes(dealer.verify_key)),
                 "UNDERSEAL_CUSTODIAN_UNSAFE_CLOCK_OFFSET_FILE": str(offset),
             },
+            root,
         )
-        service.public = {
-            "verify_key": b64e(bytes(signing.verify_key)),
-            "box_key": b64e(bytes(box.public_key)),
-        }
+        custodian_keys.append(
+            {"verify_key": b64e(bytes(signing.verify_key)), "box_key": b64e(bytes(box.public_key))}
+        )
         custodians.append(service)
-    admin_token = records.cli("records", "add-principal", "admin")
-    custodian_tokens = [c.cli("custodian", "add-principal", "admin") for c in custodians]
-    records.start("records", root / "records.log")
-    for c in custodians:
-        c.start("custodian", root / f"{c.name}.log")
+    admin_token = _cli(records, "records", "add-principal", "admin")
+    custodian_tokens = [_cli(c, "custodian", "add-principal", "admin") for c in custodians]
     try:
-        yield Cluster(root, offset, dealer, records, custodians, admin_token, custodian_tokens)
+        for service in [records, *custodians]:
+            service.start()
+        yield Cluster(
+            root, offset, dealer, records, custodians, custodian_keys, admin_token, custodian_tokens
+        )
     finally:
         for client in _OPEN:
             client.close()
@@ -168,8 +134,8 @@ def _ok(reply: httpx.Response, status: int = 201) -> dict[str, Any]:
 
 
 def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster) -> None:
-    records: Service = services.records
-    custodians: list[Service] = services.custodians
+    records = services.records
+    custodians = services.custodians
     admin = _client(records.url, services.admin_token)
     court, camera, camera_box = SigningKey.generate(), SigningKey.generate(), PrivateKey.generate()
     # Enrolment, over HTTP, in both the server's and every custodian's registry.
@@ -209,15 +175,11 @@ def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster)
         )
     )
     endpoints, investigators = [], []
-    for index, (service, token) in enumerate(
-        zip(custodians, services.custodian_tokens, strict=True), 1
+    for index, (service, token, public) in enumerate(
+        zip(custodians, services.custodian_tokens, services.custodian_keys, strict=True), 1
     ):
         c_admin = _client(service.url, token)
-        _ok(
-            admin.post(
-                "/v1/custodians", json={"id": service.name, "index": index, **service.public}
-            )
-        )
+        _ok(admin.post("/v1/custodians", json={"id": service.name, "index": index, **public}))
         _ok(
             c_admin.post(
                 "/v1/courts", json={"id": "court", "verify_key": b64e(bytes(court.verify_key))}
@@ -409,11 +371,11 @@ def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster)
         assert reply.json()["error"]["reason"] == "plate"
     # 31 days later, retention (CLI, as cron runs it) destroys the epoch everywhere.
     services.offset.write_text(str(31 * 86_400 + 86_400))
-    assert str(today) in records.cli("records", "retention")
+    assert str(today) in _cli(records, "records", "retention")
     for service in (custodians[0], custodians[2]):
-        assert str(today) in service.cli("custodian", "retention")
+        assert str(today) in _cli(service, "custodian", "retention")
     # Custodian 2 was down; its in-process scheduler destroys the share when it comes back.
-    custodians[1].start("custodian", services.root / "custodian-2b.log")
+    custodians[1].start()  # on its port, as before
     deadline = time.monotonic() + 60
     while str(today) not in httpx.get(f"{custodians[1].url}/v1/public/epochs").json()["destroyed"]:
         assert time.monotonic() < deadline, "the scheduler did not destroy the share"
@@ -440,7 +402,7 @@ def test_ingest_warrant_threshold_decrypt_retention_and_audit(services: Cluster)
     ):
         assert first.kinds.get(kind, 0) >= 1, kind
     state.write_bytes(first.checkpoint)
-    out = records.cli("audit", records.url, "--log-key", log_key, "--state", str(state))
+    out = _cli(records, "audit", records.url, "--log-key", log_key, "--state", str(state))
     assert "consistent with the previous checkpoint" in out
 
 
@@ -448,7 +410,7 @@ def _verify(key: str) -> VerifyKey:
     return VerifyKey(b64d(key, size=32))
 
 
-def _authority_key(records: Service, camera: SigningKey, now: int) -> VerifyKey:
+def _authority_key(records: ServerProcess, camera: SigningKey, now: int) -> VerifyKey:
     headers = sign_request(
         camera, camera_id=CAMERA, method="GET", path="/v1/camera/config", body=b"", now=now
     )
