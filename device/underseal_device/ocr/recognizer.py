@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
 #: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
 #: value; changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "db45c15f00e1eb0a8e1ac83d03989124bf9c49b1f1bc951f8136aeefdcbde918"
+PINNED_SHA256: Final = "0ab54a6f53a0f0b956072951a2eb74fb88869d340f13486b35bc55c711ffda9d"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
 

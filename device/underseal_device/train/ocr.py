@@ -282,7 +282,7 @@ def main(
     steps: Annotated[int, typer.Option(help="optimiser steps")] = 6_000,
     batch: Annotated[int, typer.Option(help="samples per step")] = 64,
     seed: Annotated[int, typer.Option(help="seed of data and initialisation")] = 1,
-    width: Annotated[int, typer.Option(help="network width (channels of the 2nd block)")] = 32,
+    width: Annotated[int, typer.Option(help="network width (channels of the 2nd block)")] = 48,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
     val: Annotated[int, typer.Option(help="synthetic validation samples")] = 1_000,
     workers: Annotated[int, typer.Option(help="sample-rendering processes")] = 1,
