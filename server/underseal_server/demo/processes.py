@@ -2,9 +2,11 @@
 
 Every child runs in its own session (so a Ctrl-C in the terminal reaches
 the parent only, which then stops them in order, and a signal to its process
-group reaches every process it forks) and, on Linux, asks the kernel to send
-it SIGTERM if the parent dies without cleaning up (a ``kill -9``), so no
-service is left orphaned on its port. :mod:`.server_process` runs a server
+group reaches every process it forks). A child started from the main thread
+also asks the kernel, on Linux, to send it SIGTERM if the parent dies without
+cleaning up (a ``kill -9``), so no service is left orphaned on its port; one
+started from another thread cannot, as the kernel ties that signal to the
+thread that forked it. :mod:`.server_process` runs a server
 on top of these.
 """
 
@@ -149,6 +151,9 @@ def spawn(
 def stop_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM the child's process group, then SIGKILL it if the child does not exit in time."""
     if process.poll() is not None:
+        # The leader is gone; workers it left in its group would hold the port.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGCONT)  # a stopped (SIGSTOP) group cannot act on SIGTERM

@@ -116,7 +116,11 @@ class ServerProcess:
             ServiceFailed: it exited or did not answer in time (it is stopped).
         """
         self.launch()
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # an interrupt while waiting must not leave the server running
+            raise
 
     def launch(self) -> None:
         """Start the process and return at once: start several, then wait for each."""
@@ -164,7 +168,9 @@ class ServerProcess:
             if code is not None:
                 return f"exited with code {code} before answering {HEALTH}"
             try:
-                if httpx.get(self.url + HEALTH, timeout=2).status_code == 200:
+                healthy = httpx.get(self.url + HEALTH, timeout=2).status_code == 200
+                # Ours only if it is still alive: else another process holds the port.
+                if healthy and process.poll() is None:
                     return None
             except httpx.HTTPError:
                 pass
@@ -181,7 +187,13 @@ class ServerProcess:
             stop_group(self.process, self.stop_timeout)
 
     def signal(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to its whole process group (the server and its workers)."""
+        """Send ``sig`` to its whole process group (the server and its workers).
+
+        Raises:
+            RuntimeError: it is not running (a stale pid must never be signalled).
+        """
+        if not self.running:
+            raise RuntimeError(f"{self.name} is not running")
         os.killpg(self._process().pid, sig)
 
     def kill9(self) -> None:
