@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint typecheck contracts pytest proofs bench load vectors train-ocr train-detector eval eval-ocr eval-deps demo audit fuzz clean
+.PHONY: help setup test lint typecheck contracts pytest proofs bench load vectors train-ocr train-detector operating-point eval eval-ocr eval-deps demo audit fuzz clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2
 
 train-detector:  ## train the plate detector on rendered scenes (CPU, ~40 min on 2 cores); ARGS=--help
 	$(BIN)/python -m underseal_device.train.detector $(ARGS)
+
+operating-point:  ## choose the reader's detector threshold by its rule on rendered scenes (after any model change)
+	$(BIN)/python -m underseal_device.train.operating_point $(ARGS)
 
 eval-deps:  ## install RapidOCR, the optional reference reader (its deps would replace OpenCV 4.x)
 	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 pyclipper==1.4.0 \

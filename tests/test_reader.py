@@ -13,10 +13,12 @@ from functools import lru_cache
 import numpy as np
 import pytest
 from underseal_device.camera.tracking import iou
-from underseal_device.detect import PlateReader, default_reader, read
+from underseal_device.detect import Detector, PlateReader, default_reader, read
 from underseal_device.detect.detector import default_detector
+from underseal_device.detect.reader import RECALL_THRESHOLD
 from underseal_device.errors import BadImage
 from underseal_device.synth.scenes import Scene, SceneSampler
+from underseal_device.train import operating_point
 
 SEED = 31337
 SCENES = 24
@@ -107,6 +109,20 @@ def test_a_region_of_interest_reports_boxes_in_frame_pixels() -> None:
     assert all(roi[0] <= r.box[0] and r.box[2] <= roi[2] for r in reads)
     with pytest.raises(ValueError, match="roi"):
         PlateReader(full.detector, full.recognizer, roi=(10, 10, 12, 400))
+
+
+def test_the_shipped_operating_point_is_the_rules_choice() -> None:
+    # Fails when a model changed and the threshold was not chosen again
+    # (make operating-point). Only the grid up to the shipped value is run:
+    # the rule picks the lowest passing threshold, so the ones above it
+    # cannot change its choice.
+    recognizer = default_reader().recognizer
+    points = operating_point.sweep(
+        lambda t: PlateReader(Detector(threshold=t), recognizer),
+        operating_point.rendered_scenes(),
+        [t for t in operating_point.GRID if t <= RECALL_THRESHOLD],
+    )
+    assert operating_point.choose(points) == RECALL_THRESHOLD
 
 
 def test_the_shipped_detector_is_the_pinned_one() -> None:

@@ -1,1 +1,4 @@
-"""Training (PyTorch, the ``[train]`` extra). The camera never imports this package."""
+"""Training (PyTorch, the ``[train]`` extra) and calibration of the shipped models.
+
+The camera never imports this package.
+"""
