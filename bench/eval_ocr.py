@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 import time
 from collections import Counter
@@ -104,6 +105,21 @@ class Score:
     ms_median: float
     failures: int
     top_confusions: list[tuple[str, int]]
+    right: list[bool]  # per item, exact
+
+
+def paired(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
+    """Items ``after`` fixes and breaks against ``before``, and McNemar's exact two-sided p.
+
+    Two models read the same items, so their difference is judged on the
+    items where they disagree: under "no difference" each disagreement is a
+    fair coin (a two-sided binomial test on fixed versus broken).
+    """
+    fixed = sum(a and not b for b, a in zip(before, after, strict=True))
+    broken = sum(b and not a for b, a in zip(before, after, strict=True))
+    n = fixed + broken
+    tail = sum(math.comb(n, k) for k in range(min(fixed, broken) + 1)) / 2**n if n else 1.0
+    return fixed, broken, min(1.0, 2 * tail)
 
 
 def score(read: Reader, items: Items) -> Score:
@@ -111,6 +127,7 @@ def score(read: Reader, items: Items) -> Score:
     exact = folded = edits_total = chars = failures = 0
     confusions: Counter[str] = Counter()
     times = []
+    right = []
     for image, truth in items:
         start = time.perf_counter()
         try:
@@ -120,6 +137,7 @@ def score(read: Reader, items: Items) -> Score:
         times.append(time.perf_counter() - start)
         edits = alignment(truth, guess)
         exact += not edits
+        right.append(not edits)
         folded += bool(guess) and fold(guess) == fold(truth)
         edits_total += len(edits)
         chars += len(truth)
@@ -129,7 +147,7 @@ def score(read: Reader, items: Items) -> Score:
         n=n, exact=exact / n, exact_folded=folded / n,
         char_accuracy=max(0.0, 1 - edits_total / chars),
         ms_median=statistics.median(times) * 1e3, failures=failures,
-        top_confusions=confusions.most_common(8),
+        top_confusions=confusions.most_common(8), right=right,
     )  # fmt: skip
 
 
@@ -147,6 +165,9 @@ def rapidocr_reader() -> Reader | None:
 
     return read
 
+
+#: The shipped model's row, beside a candidate given with ``--model``.
+SHIPPED = "underseal shipped (1 thread)"
 
 #: A fixed confidence floor, chosen before looking at any figure, to show what one does.
 CONFIDENCE_FLOOR = 0.5
@@ -188,9 +209,9 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--model", type=Path, default=None,
-        help="a just-trained recognizer's manifest, read instead of the shipped model (its hash "
-        "is checked against its manifest only); the results go to "
-        "bench/results/ocr-candidate.json",
+        help="a just-trained recognizer's manifest, read beside the shipped model (its hash "
+        "is checked against its manifest only), with the crops each fixes and breaks; the "
+        "results go to bench/results/ocr-candidate.json",
     )  # fmt: skip
     args = parser.parse_args()
     if not (args.data / "crops").is_dir():
@@ -201,6 +222,9 @@ def main() -> None:
     readers: dict[str, Reader | None] = {
         "underseal (1 thread)": lambda image: recognizer.recognize([image])[0].text,
     }
+    if args.model is not None:
+        shipped = Recognizer()
+        readers[SHIPPED] = lambda image: shipped.recognize([image])[0].text
     if not args.no_reference:
         readers["RapidOCR rec, whole crop (default threads)"] = rapidocr_reader()
     crop_items, crop_skipped = crops(args.data)
@@ -211,6 +235,7 @@ def main() -> None:
     }
     rows: list[Row] = []
     for set_name, (items, skipped, goal) in sets.items():
+        right: dict[str, list[bool]] = {}
         if skipped:
             print(f"{set_name}: {skipped} items did not load and are not counted")
         for reader_name, reader in readers.items():
@@ -218,6 +243,7 @@ def main() -> None:
                 print(f"{reader_name}: not installed (make eval-deps); row skipped")
                 continue
             s = score(reader, items)
+            right[reader_name] = s.right
             ours = reader_name.startswith("underseal")
             name = f"{set_name}: {reader_name}"
             rows += [
@@ -229,6 +255,11 @@ def main() -> None:
                        goal="≤ 2 ms" if ours else ""),
             ]  # fmt: skip
             print(f"{name}: most-missed {s.top_confusions}; reader failures {s.failures}")
+        if SHIPPED in right:
+            fixed, broken, p = paired(right[SHIPPED], right["underseal (1 thread)"])
+            print(f"{set_name}: the candidate fixes {fixed}, breaks {broken} (McNemar p = {p:.3f})")
+            rows.append(figure(f"{set_name}: candidate against shipped, fixed", fixed, unit="items",
+                               n=len(items), broken=broken, mcnemar_p=p))  # fmt: skip
     rows.append(
         figure("US crops (dev half): OpenALPR 2014, exact (quoted from the README, not run)",
                100 * OPENALPR_CROPS, unit="%", n=len(crop_items) + crop_skipped)
