@@ -31,7 +31,7 @@ from underseal_device.detect.reader import RECALL_THRESHOLD
 from underseal_device.ocr import Recognizer
 from underseal_device.synth.scenes import Scene, SceneSampler
 
-__all__ = ["GRID", "MIN_PRECISION", "Point", "choose", "measure", "rendered_scenes"]
+__all__ = ["GRID", "MIN_PRECISION", "Point", "choose", "measure", "rendered_scenes", "sweep"]
 
 #: Thresholds the rule may pick, 0.2 to 0.7 (the model's own) in steps of 0.05.
 GRID: tuple[float, ...] = tuple(round(0.2 + 0.05 * i, 2) for i in range(11))
