@@ -8,12 +8,15 @@ that shows the end of the log.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from underseal_server.demo.processes import Children
 from underseal_server.demo.server_process import Argv, ServerProcess, ServiceFailed
 
 # argv: PORT [MARKER]; with MARKER, the first run (no marker file yet) loses its port.
@@ -102,3 +105,31 @@ def test_a_server_that_never_answers_is_stopped_and_named(tmp_path: Path) -> Non
         server.start()
     assert "thinking" in str(failed.value)
     assert not server.running
+
+
+_DEAF = """\
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf", flush=True)
+time.sleep(120)
+"""
+
+
+def test_stop_all_gives_each_child_its_own_grace_period(tmp_path: Path) -> None:
+    # A child that ignores SIGTERM is killed once its own stop_timeout (0.5 s)
+    # runs out, not after the 10 s default.
+    children = Children()
+    log = tmp_path / "deaf.log"
+    process = children.spawn(
+        [sys.executable, "-c", _DEAF], env=os.environ, log=log, stop_timeout=0.5
+    )
+    deadline = time.monotonic() + 30
+    while "deaf" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "deaf" in log.read_text(), "the child never started"
+    start = time.monotonic()
+    children.stop_all()
+    assert time.monotonic() - start < 8
+    assert process.returncode == -signal.SIGKILL
+    assert children.processes == []
+    assert children.timeouts == {}

@@ -171,23 +171,40 @@ class Children:
     """Every process the demo started, stopped together (in reverse order) by :meth:`stop_all`."""
 
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: Each child's own grace period before SIGKILL (what ``spawn`` was given).
+    timeouts: dict[subprocess.Popen[bytes], float] = field(default_factory=dict)
 
     def spawn(
-        self, argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        log: Path,
+        cwd: Path | None = None,
+        stop_timeout: float = 10.0,
     ) -> subprocess.Popen[bytes]:
-        """Start ``argv`` with its output in ``log`` (see :func:`spawn`)."""
+        """Start ``argv`` with its output in ``log`` (see :func:`spawn`).
+
+        ``stop_timeout``: how long :meth:`stop` and :meth:`stop_all` wait for it
+        to exit after SIGTERM before they SIGKILL its group.
+        """
         process = spawn(argv, env=env, log=log, cwd=cwd)
         self.processes.append(process)
+        self.timeouts[process] = stop_timeout
         return process
 
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-        """Stop ``process`` and its group (see :func:`stop_group`); forget it."""
-        stop_group(process, timeout)
+    def stop(self, process: subprocess.Popen[bytes], timeout: float | None = None) -> None:
+        """Stop ``process`` and its group (see :func:`stop_group`); forget it.
+
+        ``timeout`` defaults to the ``stop_timeout`` it was spawned with.
+        """
+        stop_group(process, self.timeouts.get(process, 10.0) if timeout is None else timeout)
         if process in self.processes:
             self.processes.remove(process)
+        self.timeouts.pop(process, None)
 
     def stop_all(self) -> None:
-        """Stop every child still known, newest first."""
+        """Stop every child still known, newest first, each with its own grace period."""
         for process in reversed(list(self.processes)):
             self.stop(process)
 

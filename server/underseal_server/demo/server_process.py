@@ -135,7 +135,9 @@ class ServerProcess:
         self._launches += 1
         argv = self.command(self.port)
         if self.children is not None:
-            self.process = self.children.spawn(argv, env=self.env, log=self.log, cwd=self.cwd)
+            self.process = self.children.spawn(
+                argv, env=self.env, log=self.log, cwd=self.cwd, stop_timeout=self.stop_timeout
+            )
         else:
             self.process = spawn(argv, env=self.env, log=self.log, cwd=self.cwd)
 
