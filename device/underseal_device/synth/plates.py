@@ -707,9 +707,10 @@ def render_plate(
     :func:`random_layout` drawn from ``rng``. Small random details (graphic
     shapes, sticker and frame sizes) are drawn from ``rng`` too, so the
     result is deterministic for the state of ``rng``. The main characters
-    always lie between 25 % and 81 % of the height and 5 % and 95 % of the
-    width: banners, slogans, stickers, bolts and frames stay outside that
-    band of rows (stickers and bolts sit in the corners above and below).
+    always lie between 25 % and 81 % of the height (bar the tails of Q and J,
+    which some faces draw below the line) and 5 % and 95 % of the width:
+    banners, slogans, stickers, bolts and frames stay outside that band of
+    rows (stickers and bolts sit in the corners above and below).
 
     Raises:
         ValueError: ``text`` has no letter or digit, or a character other
