@@ -1,9 +1,11 @@
 """No plate, folded plate, token or secret in a log line, an error, or the audit log in clear;
-query terms sealed to the oversight key; retention also runs on its own inside the service."""
+query terms sealed to the oversight key; retention also runs on its own inside the service,
+and carries on after a database outage."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from nacl.public import PrivateKey, SealedBox
+from sqlalchemy import event
+from underseal_server.db import make_engine
+from underseal_server.records.app import create_app as create_records
 
 from tests.server.deployment import Deployment, ok
 from underseal.encoding import b64d, b64e, parse_canonical_json
@@ -136,3 +141,43 @@ def test_an_oversized_body_is_refused_before_any_handler_reads_it(world: Deploym
         "/v1/partials", content=chunks(), headers={"content-type": "application/json"}
     )
     assert reply.status_code == 413
+
+
+def test_retention_survives_a_database_outage_and_destroys_once_it_is_back(
+    world: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The database is locked by another writer (as in an outage, every write
+    # fails): each scheduled run fails, is logged, and the next tick retries;
+    # the first run after the lock goes destroys the epoch.
+    epoch = world.seal_hit(PLATE, world.bundle()).header.epoch
+    world.clock.advance(32 * 86_400)
+    settings = world.records_app.state.records.settings.model_copy(
+        update={"retention_interval_seconds": 1}
+    )
+    engine = make_engine(world.records_url)
+    # A short busy timeout: a locked database fails fast instead of after 10 s.
+    event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout=100"))
+    app = create_records(settings, clock=world.clock, engine=engine)
+    caplog.set_level(logging.ERROR, logger="underseal_server.scheduler")
+    blocker = sqlite3.connect(world.records_url.removeprefix("sqlite:///"))
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with TestClient(app):
+            deadline = time.monotonic() + 30
+            while len(caplog.records) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(caplog.records) >= 2, "the failing runs were not logged"
+            assert all("retention run failed" in r.getMessage() for r in caplog.records)
+            blocker.rollback()
+            while time.monotonic() < deadline:
+                destroyed = world.records.get(f"/v1/epochs/{epoch}").json()["destroyed_at"]
+                if destroyed:
+                    break
+                time.sleep(0.1)
+            assert destroyed, "retention did not run once the database was back"
+    finally:
+        blocker.close()
+        engine.dispose()
+    logged = caplog.text
+    assert PLATE not in logged
+    assert fold(PLATE) not in logged
