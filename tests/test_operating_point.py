@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from underseal_device.train.operating_point import GRID, MIN_PRECISION, Point, choose
+import typer
+from typer.testing import CliRunner
+from underseal_device.train.operating_point import GRID, MIN_PRECISION, Point, choose, main
 
 
 def _point(threshold: float, reads: int, on_plates: int) -> Point:
@@ -33,3 +37,12 @@ def test_the_grid_runs_from_0_2_to_the_models_own_0_7() -> None:
     assert GRID[-1] == 0.7
     assert len(GRID) == 11
     assert 0.5 < MIN_PRECISION < 1.0
+
+
+def test_a_missing_model_is_a_clear_error_before_any_sweep(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(main)
+    result = CliRunner().invoke(app, ["--recognizer", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert "cannot read model manifest" in result.output
+    assert "threshold" not in result.output  # no table: nothing was swept
