@@ -124,7 +124,7 @@ def paired(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
 
 def score(read: Reader, items: Items) -> Score:
     """Exact, folded-exact and character accuracy, edits and median time of one reader."""
-    exact = folded = edits_total = chars = failures = 0
+    folded = edits_total = chars = failures = 0
     confusions: Counter[str] = Counter()
     times = []
     right = []
@@ -136,7 +136,6 @@ def score(read: Reader, items: Items) -> Score:
             guess, failures = "", failures + 1
         times.append(time.perf_counter() - start)
         edits = alignment(truth, guess)
-        exact += not edits
         right.append(not edits)
         folded += bool(guess) and fold(guess) == fold(truth)
         edits_total += len(edits)
@@ -144,7 +143,7 @@ def score(read: Reader, items: Items) -> Score:
         confusions.update(edits)
     n = len(items)
     return Score(
-        n=n, exact=exact / n, exact_folded=folded / n,
+        n=n, exact=sum(right) / n, exact_folded=folded / n,
         char_accuracy=max(0.0, 1 - edits_total / chars),
         ms_median=statistics.median(times) * 1e3, failures=failures,
         top_confusions=confusions.most_common(8), right=right,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import track
@@ -67,12 +66,6 @@ def rendered_scenes(seed: int = SEED, count: int = SCENES) -> list[Scene]:
     return [sampler.scene_at(i) for i in range(count)]
 
 
-def _box(quad: np.ndarray) -> tuple[float, float, float, float]:
-    x0, y0 = quad.min(0)
-    x1, y1 = quad.max(0)
-    return float(x0), float(y0), float(x1) + 1, float(y1) + 1
-
-
 def measure(reader: PlateReader, threshold: float, scenes: Iterable[Scene]) -> Point:
     """Recall and precision of ``reader`` (its detector set to ``threshold``) on ``scenes``.
 
@@ -82,8 +75,8 @@ def measure(reader: PlateReader, threshold: float, scenes: Iterable[Scene]) -> P
     plates = found = reads = on_plates = 0
     for scene in scenes:
         got = [r.box for r in reader.read(scene.image)]
-        truths = [_box(p.quad) for p in scene.plates]
-        readable = [t for t, p in zip(truths, scene.plates, strict=True) if p.readable]
+        truths = [p.box for p in scene.plates]
+        readable = [p.box for p in scene.plates if p.readable]
         plates += len(readable)
         found += sum(any(iou(t, b) >= 0.5 for b in got) for t in readable)
         reads += len(got)
