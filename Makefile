@@ -38,7 +38,7 @@ bench:  ## run benchmarks: print tables, write JSON to bench/results/
 load:  ## records server under many cameras and investigators, SQLite and PostgreSQL (1, 2, 4 processes), ~5 min; ARGS=--help
 	$(BIN)/python -m bench.load $(ARGS)
 
-train-ocr:  ## train the plate recognizer on synthetic plates (CPU, ~40 min on 2 cores); ARGS=--help
+train-ocr:  ## train the plate recognizer, two networks on synthetic plates (CPU, ~40 min each on 2 cores; kept in build/train-ocr); ARGS=--help
 	$(BIN)/python -m underseal_device.train.ocr $(ARGS)
 
 train-detector:  ## train the plate detector on rendered scenes (CPU, ~40 min on 2 cores); ARGS=--help

@@ -8,6 +8,12 @@ onnxruntime ever parses it, so a corrupted model, or one swapped together
 with its manifest, refuses to load. Torch is never needed here.
 
 Pipeline: ``as_gray → resize → scale → run → softmax → CTC greedy decode``.
+
+The model may be an ensemble (``train.ensemble``): one graph that runs ``M``
+networks trained alike from different seeds. Each network reads the crop
+greedily, and when they disagree the reading with the highest probability
+under CTC, averaged over the networks (``ocr.ctc``), is kept; the hotlist
+candidates are ranked the same way. The rule was chosen on synthetic plates.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import onnxruntime as ort
 
 from underseal_device.errors import BadImage, ModelIntegrityError
 from underseal_device.integrity import verified_bytes
+from underseal_device.ocr.ctc import best_path_probabilities, sequence_probabilities
 from underseal_device.ocr.images import as_gray, to_input
 
 __all__ = [
@@ -42,7 +49,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
 #: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
 #: value; changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "0ab54a6f53a0f0b956072951a2eb74fb88869d340f13486b35bc55c711ffda9d"
+PINNED_SHA256: Final = "37a285a8769cd83274ee3bf55eea306f0cb4bf802c292c5cee164037b3c4ae10"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
 
@@ -55,7 +62,8 @@ class PlateText:
     character ``i`` over the steps that emitted it. ``confidence`` is the
     probability of the whole greedy path (every step, blanks included), so a
     character the model nearly read but dropped lowers it too: it is the
-    figure to vote and threshold on.
+    figure to vote and threshold on. For an ensemble it is the mean of that
+    figure over the networks (see :meth:`Recognizer.decode`).
     """
 
     text: str
@@ -141,6 +149,7 @@ class ModelSpec:
     alphabet: str
     height: int
     width: int
+    members: int = 1
 
     @classmethod
     def load(cls, manifest: Path) -> ModelSpec:
@@ -154,11 +163,14 @@ class ModelSpec:
                 alphabet=str(fields["alphabet"]),
                 height=int(fields["input"]["height"]),
                 width=int(fields["input"]["width"]),
+                members=int(fields.get("members", 1)),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ModelIntegrityError(f"cannot read model manifest {manifest}: {error}") from None
         if Path(name).name != name:
             raise ModelIntegrityError("the manifest must name a file beside it, not a path")
+        if spec.members < 1:
+            raise ModelIntegrityError("the manifest's members must be at least 1")
         return spec
 
 
@@ -212,7 +224,14 @@ class Recognizer:
         (logits,) = self._session.get_outputs()
         if list(image.shape[1:]) != [1, self.spec.height, self.spec.width]:
             raise ModelIntegrityError("model input is not N×1×H×W as the manifest says")
-        if len(logits.shape) != 3 or logits.shape[2] != len(self.spec.alphabet) + 1:
+        # One network: N×T×C. An ensemble of M: N×M×T×C.
+        rank = 3 if self.spec.members == 1 else 4
+        if len(logits.shape) != rank or (rank == 4 and logits.shape[1] != self.spec.members):
+            raise ModelIntegrityError(
+                f"model output {logits.shape} is not what the manifest's "
+                f"{self.spec.members} network(s) give (N×T×C, or N×M×T×C for M > 1)"
+            )
+        if logits.shape[-1] != len(self.spec.alphabet) + 1:
             raise ModelIntegrityError("model output does not match the manifest's alphabet")
 
     def preprocess(self, crops: Sequence[object]) -> npt.NDArray[np.float32]:
@@ -224,28 +243,73 @@ class Recognizer:
         return batch
 
     def logits(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """The raw model output for a preprocessed batch, ``N×T×(1+len(alphabet))``."""
+        """The raw model output for a preprocessed batch: ``N×T×C``, or ``N×M×T×C`` (ensemble)."""
         out: npt.NDArray[np.float32] = self._session.run(None, {self._input: batch})[0]
         return out
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Per-step character probabilities (softmax of :meth:`logits`); index 0 is blank."""
+        """Per-step character probabilities, ``N×M×T×C`` (``M`` = 1 for one network).
+
+        The softmax of :meth:`logits` over the classes; index 0 is blank.
+        """
         logits = self.logits(batch)
-        logits = logits - logits.max(axis=2, keepdims=True)
+        if logits.ndim == 3:
+            logits = logits[:, None]
+        logits = logits - logits.max(axis=3, keepdims=True)
         probs: npt.NDArray[np.float32] = np.exp(logits)
-        probs /= probs.sum(axis=2, keepdims=True)
+        probs /= probs.sum(axis=3, keepdims=True)
         return probs
 
     def decode(self, probs: npt.NDArray[np.float32]) -> list[PlateText]:
-        """CTC greedy decoding: best class per step, repeats merged, blanks dropped."""
-        best = probs.argmax(axis=2)
-        best_p = probs.max(axis=2)
-        path = np.exp(np.log(np.maximum(best_p, 1e-30)).sum(axis=1))
+        """CTC greedy decoding of ``N×M×T×C`` probabilities: one read per crop.
+
+        Each network's read is its best class per step, repeats merged and
+        blanks dropped. Where the networks disagree, the non-empty reading
+        with the highest mean CTC probability over them is kept. An
+        ensemble's read carries the character confidences of the network
+        surest of it, and as its confidence the mean over the networks of
+        the probability each gives the read's best path.
+        """
+        best = probs.argmax(axis=3)
+        best_p = probs.max(axis=3)
+        path = np.exp(np.log(np.maximum(best_p, 1e-30)).sum(axis=2))
         reads = []
-        for classes, ps, p_path in zip(best, best_p, path.tolist(), strict=True):
-            text, confs = ctc_greedy(classes.tolist(), ps.tolist(), self.spec.alphabet)
-            reads.append(PlateText(text, confs, float(p_path)))
+        for crop, classes, ps, p_path in zip(probs, best, best_p, path, strict=True):
+            members = []
+            for c, p, whole in zip(classes, ps, p_path.tolist(), strict=True):
+                text, confs = ctc_greedy(c.tolist(), p.tolist(), self.spec.alphabet)
+                members.append(PlateText(text, confs, float(whole)))
+            reads.append(self._agree(crop, members))
         return reads
+
+    def _agree(self, probs: npt.NDArray[np.float32], members: list[PlateText]) -> PlateText:
+        """One read from the networks' greedy reads of one crop (``M×T×C`` probabilities)."""
+        if len(members) == 1:
+            return members[0]
+        texts = sorted({r.text for r in members if r.text}) or [""]
+        chosen = texts[0]
+        if len(texts) > 1:
+            scores = sequence_probabilities(probs, texts, self.spec.alphabet).mean(axis=0)
+            chosen = texts[int(np.argmax(scores))]  # a tie keeps the first in sorted order
+        # Confidence in the networks' common terms: the mean over them of the probability
+        # each gives the read's best path, which is its own greedy path where it read it.
+        agreed = [r for r in members if r.text == chosen]
+        if len(agreed) == len(members):
+            confidence = float(np.mean([r.confidence for r in members]))
+        else:
+            best = best_path_probabilities(probs, [chosen], self.spec.alphabet)
+            confidence = float(best.mean())
+        surest = max(agreed, key=lambda r: r.confidence)
+        return PlateText(chosen, surest.char_confidences, confidence)
+
+    def _ranked(self, probs: npt.NDArray[np.float32], k: int, width: int) -> list[Candidate]:
+        """The ``k`` best readings of one crop's ``M×T×C`` probabilities."""
+        if len(probs) == 1:
+            return _beam(probs[0], self.spec.alphabet, k, width)
+        texts = sorted({c.text for p in probs for c in _beam(p, self.spec.alphabet, k, width)})
+        scores = sequence_probabilities(probs, texts, self.spec.alphabet).mean(axis=0)
+        order = sorted(range(len(texts)), key=lambda i: -scores[i])
+        return [Candidate(texts[i], float(scores[i])) for i in order[:k]]
 
     def candidates(
         self, crops: Sequence[object], *, k: int = 3, width: int = 8
@@ -268,7 +332,7 @@ class Recognizer:
         out: list[list[Candidate]] = []
         for start in range(0, len(batch), MAX_BATCH):
             for probs in self.run(batch[start : start + MAX_BATCH]):
-                out.append(_beam(probs, self.spec.alphabet, k, width))
+                out.append(self._ranked(probs, k, width))
         return out
 
     def read(
@@ -292,7 +356,7 @@ class Recognizer:
         for start in range(0, len(batch), MAX_BATCH):
             probs = self.run(batch[start : start + MAX_BATCH])
             for read, p in zip(self.decode(probs), probs, strict=True):
-                out.append((read, _beam(p, self.spec.alphabet, k, width)))
+                out.append((read, self._ranked(p, k, width)))
         return out
 
     def recognize(self, crops: Sequence[object]) -> list[PlateText]:

@@ -1,12 +1,21 @@
 """``make train-ocr``: train the plate recognizer on synthetic plates, export it to ONNX.
 
-Reproducible from ``--seed``: the training stream is ``PlateSampler(seed)``
-read in index order (every sample depends only on the seed and its index),
-the validation set is ``PlateSampler(seed + 1)`` indices ``0..val-1``, and
-torch's initialisation is seeded. It trains on the CPU: one process renders
-samples while the main process trains on the other core. Nothing here is
-imported by the camera; the result is ``models/plate_ocr.onnx``, its manifest
-(with the SHA-256 the camera checks at load) and its model card.
+The shipped recognizer is an ensemble: ``--members`` networks (default 2)
+trained by one recipe from seeds ``seed, seed + 1, ...`` and run by one ONNX
+graph (``train.ensemble``); where they disagree, the camera keeps the reading
+likeliest under CTC averaged over them (``ocr.recognizer``). Each member is
+kept in ``--work`` (``build/train-ocr/seed-N/``) and reused when its recipe
+matches, so an interrupted run resumes at the member it lost.
+
+Reproducible from ``--seed``: member ``s``'s training stream is
+``PlateSampler(s)`` read in index order (every sample depends only on the
+seed and its index), its validation set is ``PlateSampler(s + 1)`` indices
+``0..val-1``, and torch's initialisation is seeded. The ensemble's own
+holdout is ``PlateSampler(seed + members)``, a stream no member trained on.
+It trains on the CPU: one process renders samples while the main process
+trains on the other core. Nothing here is imported by the camera; the result
+is ``models/plate_ocr.onnx``, its manifest (with the SHA-256 the camera
+checks at load) and its model card.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ import dataclasses
 import hashlib
 import json
 import platform
+import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 import cv2
 import numpy as np
@@ -31,10 +42,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from underseal_device.errors import ModelIntegrityError
+from underseal_device.integrity import verified_bytes
 from underseal_device.ocr.images import as_gray, to_input
 from underseal_device.ocr.recognizer import DEFAULT_MODEL, Recognizer, ctc_greedy
 from underseal_device.synth import PlateSampler
 from underseal_device.synth.fonts import plate_fonts
+from underseal_device.train.ensemble import combine
 from underseal_device.train.ocr_model import ALPHABET, CLASSES, HEIGHT, WIDTH, PlateCTC
 
 _INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
@@ -185,8 +199,29 @@ def train(
     return model, result
 
 
+FILES: Final = ("plate_ocr.onnx", "plate_ocr.json", "plate_ocr.md")
+
+
+def _manifest(onnx_path: Path, training: dict[str, Any], members: int = 1) -> Path:
+    """Write the manifest beside ``onnx_path``: its SHA-256, input, alphabet and training."""
+    ensemble = {"members": members} if members > 1 else {}
+    fields = {
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "alphabet": ALPHABET,
+        "blank": 0,
+        "input": {"height": HEIGHT, "width": WIDTH, "channels": 1, "scale": "x/255"},
+        "decoder": "ctc-greedy" if members == 1 else "ctc-greedy per member, ranked by mean CTC",
+        **ensemble,
+        "training": training,
+    }
+    manifest = onnx_path.with_suffix(".json")
+    manifest.write_text(json.dumps(fields, indent=2) + "\n")
+    return manifest
+
+
 def export(model: PlateCTC, result: Result, out: Path) -> Path:
-    """Write ``plate_ocr.onnx``, its manifest (SHA-256) and model card; return the manifest.
+    """Write one network's ``plate_ocr.onnx``, manifest (SHA-256) and card; return the manifest.
 
     Everything is written and checked in a scratch folder first, and moved
     into ``out`` only when the exported graph agrees with the trained model,
@@ -201,18 +236,7 @@ def export(model: PlateCTC, result: Result, out: Path) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             _export(model, torch.zeros(1, 1, HEIGHT, WIDTH), onnx_path)
-        digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-        manifest = scratch / "plate_ocr.json"
-        fields = {
-            "file": onnx_path.name,
-            "sha256": digest,
-            "alphabet": ALPHABET,
-            "blank": 0,
-            "input": {"height": HEIGHT, "width": WIDTH, "channels": 1, "scale": "x/255"},
-            "decoder": "ctc-greedy",
-            "training": dataclasses.asdict(result),
-        }
-        manifest.write_text(json.dumps(fields, indent=2) + "\n")
+        manifest = _manifest(onnx_path, dataclasses.asdict(result))
         # The exported graph must give what torch gives, through the camera's own loader.
         check = torch.rand(4, 1, HEIGHT, WIDTH)
         with torch.no_grad():
@@ -220,10 +244,9 @@ def export(model: PlateCTC, result: Result, out: Path) -> Path:
         loaded = Recognizer(manifest, unsafe_trust_manifest=True)
         if not np.allclose(loaded.logits(check.numpy()), expected, atol=1e-3):
             raise RuntimeError("exported ONNX model disagrees with the trained one")
-        _write_card(scratch / "plate_ocr.md", result, onnx_path)
-        for name in ("plate_ocr.onnx", "plate_ocr.json", "plate_ocr.md"):
+        _write_card(scratch / "plate_ocr.md", onnx_path, [result], None)
+        for name in FILES:
             (scratch / name).replace(out / name)
-    console.print(f"model SHA-256 {digest}: set PINNED_SHA256 in ocr/recognizer.py to ship it")
     return out / "plate_ocr.json"
 
 
@@ -235,24 +258,125 @@ def _export(model: PlateCTC, dummy: torch.Tensor, path: Path) -> None:
     )  # fmt: skip
 
 
-def _write_card(path: Path, result: Result, onnx_path: Path) -> None:
+@dataclass(frozen=True)
+class Holdout:
+    """Exact reads on one synthetic holdout: the ensemble's and each member's."""
+
+    seed: int
+    size: int
+    ensemble: float
+    members: tuple[float, ...]
+
+
+def synthetic_accuracy(recognizer: Recognizer, seed: int, size: int) -> float:
+    """Exact-match rate of ``recognizer`` on ``PlateSampler(seed)`` samples ``0..size-1``."""
+    sampler = PlateSampler(seed)
+    right = 0
+    for start in range(0, size, 256):
+        samples = [sampler.sample_at(i) for i in range(start, min(start + 256, size))]
+        reads = recognizer.recognize([s.image for s in samples])
+        right += sum(r.text == s.text for r, s in zip(reads, samples, strict=True))
+    return right / size
+
+
+def export_ensemble(members: Sequence[Path], out: Path, *, holdout_seed: int, val: int) -> Path:
+    """Combine trained members (their manifests) into one model in ``out``; return its manifest.
+
+    Checked before anything reaches ``out``: every member file matches its
+    manifest's SHA-256; the combined graph's output is each member's output,
+    in order (through the camera's loader); and the ensemble is scored on
+    a synthetic holdout no member trained on, beside each member.
+
+    Raises:
+        ModelIntegrityError: a member file or manifest is missing or altered.
+        RuntimeError: the combined graph does not give its members' outputs.
+    """
+    loaded = [Recognizer(m, unsafe_trust_manifest=True) for m in members]
+    specs = [json.loads(m.read_text(encoding="utf-8")) for m in members]
+    graphs = [verified_bytes(r.spec.path, r.spec.sha256, None) for r in loaded]
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as scratch_name:
+        scratch = Path(scratch_name)
+        onnx_path = scratch / "plate_ocr.onnx"
+        onnx_path.write_bytes(combine(graphs))
+        results = [
+            Result(**{**s["training"], "fonts": tuple(s["training"]["fonts"])}) for s in specs
+        ]
+        training: dict[str, Any] = {
+            "ensemble": len(members),
+            "parameters": sum(r.parameters for r in results),
+            "seconds": sum(r.seconds for r in results),
+            "validation_seed": holdout_seed,
+            "validation_size": val,
+            "members": [{"sha256": s["sha256"], **s["training"]} for s in specs],
+        }
+        manifest = _manifest(onnx_path, training, len(members))
+        ensemble = Recognizer(manifest, unsafe_trust_manifest=True)
+        check = np.random.default_rng(0).random((4, 1, HEIGHT, WIDTH), dtype=np.float32)
+        each = np.concatenate([r.run(check) for r in loaded], axis=1)
+        if not np.allclose(ensemble.run(check), each, atol=1e-5):
+            raise RuntimeError("the combined graph does not run its members")
+        holdout = Holdout(
+            holdout_seed, val, synthetic_accuracy(ensemble, holdout_seed, val),
+            tuple(synthetic_accuracy(r, holdout_seed, val) for r in loaded),
+        )  # fmt: skip
+        training["synthetic_accuracy"] = holdout.ensemble
+        training["member_synthetic_accuracy"] = list(holdout.members)
+        manifest = _manifest(onnx_path, training, len(members))
+        _write_card(scratch / "plate_ocr.md", onnx_path, results, holdout)
+        for name in FILES:
+            (scratch / name).replace(out / name)
+    return out / "plate_ocr.json"
+
+
+def _write_card(
+    path: Path, onnx_path: Path, members: Sequence[Result], holdout: Holdout | None
+) -> None:
+    """The model card: one network (``holdout`` None) or an ensemble of ``members``."""
     digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-    samples = result.steps * result.batch
+    first = members[0]
+    samples = first.steps * first.batch
+    seeds = ", ".join(str(r.seed) for r in members)
+    parameters = sum(r.parameters for r in members)
+    network = (
+        "CNN (5 conv blocks; height 32 → 1, width 128 → 32 steps), two 1-D conv context "
+        "layers, CTC head; no recurrence, so the ONNX graph is plain convolutions"
+    )
+    if holdout is None:
+        architecture = network
+        accuracy = (
+            f"{first.synthetic_accuracy:.1%} exact on {first.validation_size:,} "
+            f"held-out synthetic plates (seed {first.seed + 1})"
+        )
+    else:
+        architecture = (
+            f"an ensemble of {len(members)} networks trained alike from seeds "
+            f"{seeds}, in one graph (`logits` N×{len(members)}×T×C); each network reads "
+            "greedily and, where they disagree, the reading with the highest CTC probability "
+            f"averaged over the networks is kept; each network: {network}"
+        )
+        each = ", ".join(f"{a:.1%}" for a in holdout.members)
+        accuracy = (
+            f"{holdout.ensemble:.1%} exact on {holdout.size:,} held-out synthetic plates "
+            f"(seed {holdout.seed}, which no member trained on); the members alone: "
+            f"{each}"
+        )
     rows = [
         ("task", "read a US licence-plate crop: A-Z and 0-9, 1 to 8+ characters"),
-        ("architecture", "CNN (5 conv blocks; height 32 → 1, width 128 → 32 steps), two 1-D "
-         "conv context layers, CTC head; no recurrence, so the ONNX graph is plain convolutions"),
+        ("architecture", architecture),
         ("input", f"grayscale crop resized to {HEIGHT}×{WIDTH}, scaled to [0, 1]"),
-        ("output", f"{WIDTH // 4}×{CLASSES} logits per crop (blank + {len(ALPHABET)} characters "
-         "per step); greedy CTC decoding"),
-        ("parameters", f"{result.parameters:,} (width {result.width})"),
+        ("output", f"{len(members)}×" * bool(holdout) + f"{WIDTH // 4}×{CLASSES} logits per "
+         f"crop (blank + {len(ALPHABET)} characters per step); greedy CTC decoding"),
+        ("parameters", f"{parameters:,} ({len(members)} × width {first.width})"
+         if holdout else f"{parameters:,} (width {first.width})"),
         ("file", f"{onnx_path.stat().st_size // 1024} KiB, SHA-256 `{digest}` (checked at load)"),
-        ("data", f"synthetic plates only (`underseal_device.synth`, seed {result.seed}): "
-         f"{result.steps:,} steps × {result.batch} = {samples:,} samples, each rendered once; "
-         "no real photograph"),
-        ("training", f"AdamW, one-cycle LR, CTC loss, CPU, {result.seconds / 60:.1f} min"),
-        ("synthetic accuracy", f"{result.synthetic_accuracy:.1%} exact on "
-         f"{result.validation_size:,} held-out synthetic plates (seed {result.seed + 1})"),
+        ("data", f"synthetic plates only (`underseal_device.synth`, seed{'s' * bool(holdout)} "
+         f"{seeds}): "
+         f"{first.steps:,} steps × {first.batch} = {samples:,} samples per network, each rendered "
+         "once; no real photograph"),
+        ("training", f"AdamW, one-cycle LR, CTC loss, CPU, "
+         f"{sum(r.seconds for r in members) / 60:.1f} min"),
+        ("synthetic accuracy", accuracy),
         ("licence", "Apache-2.0, as the project; fonts rendered in training: Bebas Neue and "
          "Open DIN (SIL OFL 1.1), DejaVu (Bitstream Vera licence), Liberation (SIL OFL 1.1), "
          "FreeFont (GPL with font exception), Nimbus Sans (AGPL-3.0 with font exception), "
@@ -274,30 +398,91 @@ def _write_card(path: Path, result: Result, onnx_path: Path) -> None:
     )
 
 
+def _publish(folder: Path, out: Path) -> Path:
+    """Copy a trained network's files from ``folder`` into ``out`` together; its manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as scratch_name:
+        scratch = Path(scratch_name)
+        for name in FILES:
+            shutil.copy2(folder / name, scratch / name)
+        Recognizer(scratch / "plate_ocr.json", unsafe_trust_manifest=True)  # intact, loadable
+        for name in FILES:
+            (scratch / name).replace(out / name)
+    return out / "plate_ocr.json"
+
+
+#: Recipe fields a kept member must match to be reused instead of trained.
+RECIPE: Final = ("steps", "batch", "seed", "width", "lr", "validation_size", "workers", "fonts")
+
+
+def _kept_member(folder: Path, recipe: dict[str, Any]) -> Path | None:
+    """``folder``'s member manifest if it was trained by ``recipe`` and is intact, else None."""
+    manifest = folder / "plate_ocr.json"
+    try:
+        training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
+        if any(training.get(k) != recipe[k] for k in RECIPE):
+            return None
+        Recognizer(manifest, unsafe_trust_manifest=True)  # checks the file's SHA-256
+    except (OSError, ValueError, KeyError, TypeError, ModelIntegrityError):
+        return None
+    return manifest
+
+
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
 @app.command()
 def main(
-    steps: Annotated[int, typer.Option(help="optimiser steps")] = 6_000,
+    steps: Annotated[int, typer.Option(help="optimiser steps per network")] = 6_000,
     batch: Annotated[int, typer.Option(help="samples per step")] = 64,
-    seed: Annotated[int, typer.Option(help="seed of data and initialisation")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="seed of the first network; the next get +1, +2, …")
+    ] = 1,
+    members: Annotated[int, typer.Option(help="networks in the ensemble (1: a single one)")] = 2,
     width: Annotated[int, typer.Option(help="network width (channels of the 2nd block)")] = 48,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
     val: Annotated[int, typer.Option(help="synthetic validation samples")] = 1_000,
     workers: Annotated[int, typer.Option(help="sample-rendering processes")] = 1,
+    work: Annotated[
+        Path, typer.Option(help="where each network is kept (and reused when its recipe matches)")
+    ] = Path("build/train-ocr"),
     out: Annotated[Path, typer.Option(help="output folder")] = DEFAULT_MODEL.parent,
 ) -> None:
     """Train the plate recognizer and write plate_ocr.onnx, .json and .md to OUT."""
-    if steps < 1 or batch < 1 or val < 1:
-        raise typer.BadParameter("steps, batch and val must be positive")
-    model, result = train(
-        steps=steps, batch=batch, seed=seed, width=width, lr=lr, val=val, workers=workers
-    )
-    manifest = export(model, result, out)
+    if steps < 1 or batch < 1 or val < 1 or members < 1:
+        raise typer.BadParameter("steps, batch, val and members must be positive")
+    fonts = sorted(Path(f).name for f in plate_fonts())
+    manifests = []
+    for k in range(members):
+        recipe = {"steps": steps, "batch": batch, "seed": seed + k, "width": width, "lr": lr,
+                  "validation_size": val, "workers": workers, "fonts": fonts}  # fmt: skip
+        folder = work / f"seed-{seed + k}"
+        kept = _kept_member(folder, recipe)
+        if kept is not None:
+            console.print(f"network {k + 1}/{members} (seed {seed + k}): reusing {folder}")
+            manifests.append(kept)
+            continue
+        console.print(f"network {k + 1}/{members} (seed {seed + k}): training into {folder}")
+        model, result = train(
+            steps=steps, batch=batch, seed=seed + k, width=width, lr=lr, val=val, workers=workers
+        )
+        manifests.append(export(model, result, folder))
+    if members == 1:  # one network ships as it is, in the plain N×T×C form
+        manifest = _publish(manifests[0].parent, out)
+        training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
+        summary = f"{training['synthetic_accuracy']:.1%} exact on synthetic holdout seed {seed + 1}"
+    else:
+        manifest = export_ensemble(manifests, out, holdout_seed=seed + members, val=val)
+        training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
+        each = ", ".join(f"{a:.1%}" for a in training["member_synthetic_accuracy"])
+        summary = (
+            f"{training['synthetic_accuracy']:.1%} exact on synthetic holdout seed "
+            f"{seed + members}; each network alone: {each}"
+        )
+    fields = json.loads(manifest.read_text(encoding="utf-8"))
+    console.print(f"wrote {manifest} ({training['parameters']:,} parameters, {summary})")
     console.print(
-        f"wrote {manifest} ({result.parameters:,} parameters, "
-        f"{result.synthetic_accuracy:.1%} exact on synthetic holdout)"
+        f"model SHA-256 {fields['sha256']}: set PINNED_SHA256 in ocr/recognizer.py to ship it"
     )
 
 
