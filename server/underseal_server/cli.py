@@ -32,7 +32,7 @@ from underseal_server.clock import OffsetFileClock, system_clock
 from underseal_server.custodian.settings import CustodianSettings
 from underseal_server.db import make_engine, session_scope
 from underseal_server.identity import Role, issue_token
-from underseal_server.investigator import InvestigationError, investigate
+from underseal_server.investigator import ANSWER_DEADLINE, InvestigationError, investigate
 from underseal_server.records.settings import RecordsSettings
 from underseal_server.retention import PRESETS
 
@@ -350,6 +350,9 @@ def investigate_command(
     records: Annotated[str, typer.Option(help="records server URL")],
     custodian: Annotated[list[str], typer.Option(help="ID,URL for each custodian (repeat)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the opened evidence")],
+    deadline: Annotated[
+        float, typer.Option(min=1.0, help="seconds each custodian has for its whole answer")
+    ] = ANSWER_DEADLINE,
 ) -> None:
     """Open the records a warrant covers, with t custodians' partials, on this machine.
 
@@ -368,7 +371,9 @@ def investigate_command(
     except ValueError:
         fail("each --custodian must be ID,URL")
     try:
-        outcome = investigate(warrant, records=records_client, custodians=clients)
+        outcome = investigate(
+            warrant, records=records_client, custodians=clients, deadline=deadline
+        )
     except (InvestigationError, httpx.HTTPError) as error:
         fail(str(error))
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

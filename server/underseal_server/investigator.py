@@ -6,13 +6,18 @@ decryption with a proof, and only this client combines t of them. A
 custodian that is down is skipped; one that lies is caught by its proof.
 Custodians are asked at once, one thread each, so however many hang the
 call waits one client timeout; every answer is awaited, because a fast
-answer whose proofs fail must not push out an honest slower one.
+answer whose proofs fail must not push out an honest slower one. A client
+timeout bounds each read, not a whole answer, so a custodian that trickles
+its answer a byte at a time is cut off at an overall deadline, and one that
+floods is cut off at a size limit.
 Records the coarse server-side scope (folded token, whole day) let through
 but the exact scope does not cover are discarded and counted.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +35,20 @@ from underseal.sealed import SealedRecord, open_record_with_shared_point
 from underseal.threshold import Partial, combine_partials
 from underseal.warrant import SignedWarrant, WarrantScope
 
-__all__ = ["InvestigationError", "Outcome", "investigate", "open_held"]
+__all__ = [
+    "ANSWER_DEADLINE",
+    "ANSWER_LIMIT",
+    "InvestigationError",
+    "Outcome",
+    "investigate",
+    "open_held",
+]
+
+#: Seconds a custodian has to send its whole answer (plus one client timeout for a
+#: read in progress): generous for thousands of records, finite for a trickle.
+ANSWER_DEADLINE = 120.0
+#: Largest custodian answer read, in bytes: a partial is a few hundred bytes a record.
+ANSWER_LIMIT = 64 * 1024 * 1024
 
 
 class InvestigationError(Exception):
@@ -83,22 +101,58 @@ def _error(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
-def _ask(client: httpx.Client, payload: dict[str, Any]) -> httpx.Response | str:
-    """One custodian's answer, or why there is none (bounded by the client's timeout)."""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A custodian's whole answer: its status and body."""
+
+    status: int
+    body: bytes
+
+    def error(self) -> str:
+        try:
+            error = json.loads(self.body)["error"]
+            return f"{error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            return f"HTTP {self.status}"
+
+
+def _ask(
+    client: httpx.Client, payload: dict[str, Any], *, deadline: float, limit: int
+) -> _Answer | str:
+    """One custodian's whole answer, or why there is none.
+
+    Each read is bounded by the client's timeout; the whole answer by
+    ``deadline`` seconds (checked as each chunk arrives) and ``limit`` bytes.
+    """
+    end = time.monotonic() + deadline
+    body = bytearray()
     try:
-        return client.post("/v1/partials", json=payload)
+        with client.stream("POST", "/v1/partials", json=payload) as response:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    return f"answer over {limit} bytes"
+                if time.monotonic() > end:
+                    return f"no whole answer within {deadline:g} s"
+            return _Answer(response.status_code, bytes(body))
     except httpx.HTTPError as error:
         return f"unreachable ({type(error).__name__})"
 
 
 def investigate(
-    warrant_id: str, *, records: httpx.Client, custodians: Sequence[tuple[str, httpx.Client]]
+    warrant_id: str,
+    *,
+    records: httpx.Client,
+    custodians: Sequence[tuple[str, httpx.Client]],
+    deadline: float = ANSWER_DEADLINE,
+    limit: int = ANSWER_LIMIT,
 ) -> Outcome:
     """Open every record the warrant covers, with partials from the custodians that answer.
 
     Every custodian is asked concurrently; the call returns once each has
-    answered or failed, so it takes as long as the slowest, bounded by the
-    custodians' client timeouts. Those that fail are named in
+    answered or failed, so it takes as long as the slowest, bounded by
+    ``deadline`` seconds for a whole answer (plus one client timeout for a
+    read in progress) and ``limit`` bytes. Those that fail are named in
     ``custodians_failed``; with fewer than ``needed`` answers nothing opens
     (see :meth:`Outcome.shortfall`).
 
@@ -132,16 +186,20 @@ def investigate(
     escrows: list[dict[str, object]] = []
     payload = {"warrant": request.json()["warrant"], "records": body["records"]}
     with ThreadPoolExecutor(max(1, len(custodians)), thread_name_prefix="custodian") as pool:
-        answers = list(pool.map(lambda named: _ask(named[1], payload), custodians))
+        answers = list(
+            pool.map(
+                lambda named: _ask(named[1], payload, deadline=deadline, limit=limit), custodians
+            )
+        )
     for (name, _), answer in zip(custodians, answers, strict=True):
         if isinstance(answer, str):
             outcome.custodians_failed[name] = answer
             continue
-        if answer.status_code >= 400:
-            outcome.custodians_failed[name] = _error(answer)
+        if answer.status >= 400:
+            outcome.custodians_failed[name] = answer.error()
             continue
         try:
-            for item in answer.json()["partials"]:
+            for item in json.loads(answer.body)["partials"]:
                 partial = Partial.from_json(item["partial"])
                 partials[b64d(item["record_id"], size=16)].append(partial)
                 if warrant.legal_hold and item.get("escrow"):

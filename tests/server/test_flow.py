@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -111,6 +112,56 @@ def test_a_forged_partial_is_detected_and_the_honest_ones_still_open(world: Depl
         custodians=[(name, liar), *world.custodian_investigators[1:]],
     )
     assert [e.plate for e in outcome.opened] == [PLATE]
+
+
+class _Relay(httpx.BaseTransport):
+    """A custodian that answers honestly, but as ``body(reply)`` streams it."""
+
+    def __init__(self, inner: httpx.Client, body: Callable[[bytes], Iterator[bytes]]) -> None:
+        self.inner, self.body = inner, body
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        reply = self.inner.post(
+            request.url.path, content=request.read(), headers=dict(request.headers)
+        )
+        return httpx.Response(reply.status_code, content=self.body(reply.content))
+
+
+def _trickle(content: bytes) -> Iterator[bytes]:
+    # Every read completes well inside any client timeout; the whole never does.
+    for i in range(len(content)):
+        time.sleep(0.01)
+        yield content[i : i + 1]
+
+
+def _flood(content: bytes) -> Iterator[bytes]:
+    yield content
+    while True:
+        yield b" " * 65536
+
+
+@pytest.mark.timeout(60)
+def test_a_custodian_that_trickles_or_floods_is_cut_off_and_the_others_open(
+    world: Deployment,
+) -> None:
+    from underseal_server.investigator import investigate
+
+    ok(world.ingest(world.seal_hit(PLATE, world.bundle())), 200)
+    ok(world.warrant("w-1", [PLATE]), 200)
+    (name, honest), *others = world.custodian_investigators
+    for body, why, deadline in (
+        (_trickle, "no whole answer within 1 s", 1.0),
+        (_flood, "answer over 1000000 bytes", 30.0),
+    ):
+        slow = httpx.Client(transport=_Relay(honest, body), base_url="http://slow")
+        start = time.monotonic()
+        outcome = investigate(
+            "w-1", records=world.as_["detective"], custodians=[(name, slow), *others],
+            deadline=deadline, limit=1_000_000,
+        )  # fmt: skip
+        assert time.monotonic() - start < deadline + 10
+        assert outcome.custodians_failed == {name: why}
+        assert [e.plate for e in outcome.opened] == [PLATE]
 
 
 def test_every_custodian_refuses_an_out_of_scope_request(world: Deployment) -> None:
