@@ -36,9 +36,9 @@ CANDIDATES = 3
 #: 60 scenes) as the lowest score at which the gated reader keeps precision
 #: >= 0.8, and chosen again (``make operating-point``; a test fails until then)
 #: whenever either model changes, since the gate is the recognizer's: with the
-#: two-network recognizer, recall 98.8 % (95.1 % at the model's 0.7), precision
-#: 80.3 %, against each plate's own box (83.6 % with one width-48 network; the
-#: choice was 0.4 with one width-32 network).
+#: two-network int8 recognizer, recall 98.8 % (95.1 % at the model's 0.7),
+#: precision 81.0 %, against each plate's own box (83.6 % with one width-48
+#: network; the choice was 0.4 with one width-32 network).
 RECALL_THRESHOLD = 0.35
 
 

@@ -49,7 +49,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
 #: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
 #: value; changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "37a285a8769cd83274ee3bf55eea306f0cb4bf802c292c5cee164037b3c4ae10"
+PINNED_SHA256: Final = "93a83d68f05789fcdf0d7289bff1fad503f3055e0b01ace132f1c8a7b910bf34"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
 

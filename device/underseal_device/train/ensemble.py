@@ -34,7 +34,7 @@ INPUT, OUTPUT = "image", "logits"
 OPSET = 17
 
 
-def _member(data: bytes, index: int) -> onnx.GraphProto:
+def _member(data: bytes, index: int) -> tuple[onnx.GraphProto, list[tuple[str, int]]]:
     try:
         model = onnx.load_model_from_string(data)
     except Exception:  # protobuf's DecodeError, or onnx's own on a bad header
@@ -43,10 +43,10 @@ def _member(data: bytes, index: int) -> onnx.GraphProto:
     inputs = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}]
     if inputs != [INPUT] or [o.name for o in graph.output] != [OUTPUT]:
         raise ValueError(f"member {index} is not a recognizer graph: image in, logits out")
-    opsets = {o.domain: o.version for o in model.opset_import}
-    if opsets.get("", opsets.get("ai.onnx")) != OPSET:
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    if dict(opsets).get("", dict(opsets).get("ai.onnx")) != OPSET:
         raise ValueError(f"member {index} uses another operator set than {OPSET}")
-    return add_prefix_graph(graph, f"m{index}_", rename_inputs=False)
+    return add_prefix_graph(graph, f"m{index}_", rename_inputs=False), opsets
 
 
 def _same_type(a: onnx.ValueInfoProto, b: onnx.ValueInfoProto) -> bool:
@@ -66,7 +66,11 @@ def combine(members: Sequence[bytes]) -> bytes:
     """
     if not members:
         raise ValueError("an ensemble needs at least one member")
-    graphs = [_member(data, i) for i, data in enumerate(members)]
+    loaded = [_member(data, i) for i, data in enumerate(members)]
+    graphs = [graph for graph, _ in loaded]
+    opsets = loaded[0][1]
+    if any(o != opsets for _, o in loaded):
+        raise ValueError("members import different operator sets")
     first = graphs[0]
     for i, g in enumerate(graphs[1:], 1):
         if not (
@@ -93,7 +97,9 @@ def combine(members: Sequence[bytes]) -> bytes:
         nodes, f"plate_ocr_ensemble_{len(graphs)}", [first.input[0]], [output], initializers
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="underseal"
+        graph,
+        opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+        producer_name="underseal",
     )
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())

@@ -3,15 +3,18 @@
 The shipped recognizer is an ensemble: ``--members`` networks (default 2)
 trained by one recipe from seeds ``seed, seed + 1, ...`` and run by one ONNX
 graph (``train.ensemble``); where they disagree, the camera keeps the reading
-likeliest under CTC averaged over them (``ocr.recognizer``). Each member is
-kept in ``--work`` (``build/train-ocr/seed-N/``) and reused when its recipe
-matches, so an interrupted run resumes at the member it lost.
+likeliest under CTC averaged over them (``ocr.recognizer``). Each network is
+quantized to int8 for speed (``train.quantize``; ``--float32`` keeps it as
+trained). Each is kept in ``--work`` (``build/train-ocr/seed-N/``), in
+float32, and reused when its recipe matches, so an interrupted run resumes
+at the network it lost.
 
 Reproducible from ``--seed``: member ``s``'s training stream is
 ``PlateSampler(s)`` read in index order (every sample depends only on the
 seed and its index), its validation set is ``PlateSampler(s + 1)`` indices
 ``0..val-1``, and torch's initialisation is seeded. The ensemble's own
-holdout is ``PlateSampler(seed + members)``, a stream no member trained on.
+holdout is ``PlateSampler(seed + members)``, a stream no member trained on,
+and int8 calibration uses ``PlateSampler(seed + members + 1)``.
 It trains on the CPU: one process renders samples while the main process
 trains on the other core. Nothing here is imported by the camera; the result
 is ``models/plate_ocr.onnx``, its manifest (with the SHA-256 the camera
@@ -24,7 +27,6 @@ import dataclasses
 import hashlib
 import json
 import platform
-import shutil
 import tempfile
 import time
 import warnings
@@ -50,6 +52,7 @@ from underseal_device.synth import PlateSampler
 from underseal_device.synth.fonts import plate_fonts
 from underseal_device.train.ensemble import combine
 from underseal_device.train.ocr_model import ALPHABET, CLASSES, HEIGHT, WIDTH, PlateCTC
+from underseal_device.train.quantize import CALIBRATION_PLATES, calibration_batch, quantize
 
 _INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
 console = Console(stderr=True)
@@ -260,12 +263,13 @@ def _export(model: PlateCTC, dummy: torch.Tensor, path: Path) -> None:
 
 @dataclass(frozen=True)
 class Holdout:
-    """Exact reads on one synthetic holdout: the ensemble's and each member's."""
+    """Exact reads on one synthetic holdout: the shipped model's, and each network's alone."""
 
     seed: int
     size: int
-    ensemble: float
-    members: tuple[float, ...]
+    model: float
+    networks: tuple[float, ...]  # as shipped (int8 when quantized)
+    float_networks: tuple[float, ...]  # as trained
 
 
 def synthetic_accuracy(recognizer: Recognizer, seed: int, size: int) -> float:
@@ -279,62 +283,94 @@ def synthetic_accuracy(recognizer: Recognizer, seed: int, size: int) -> float:
     return right / size
 
 
-def export_ensemble(members: Sequence[Path], out: Path, *, holdout_seed: int, val: int) -> Path:
-    """Combine trained members (their manifests) into one model in ``out``; return its manifest.
+def export_model(
+    members: Sequence[Path],
+    out: Path,
+    *,
+    holdout_seed: int,
+    val: int,
+    calibration_seed: int | None,
+    calibration_plates: int = CALIBRATION_PLATES,
+) -> Path:
+    """The shipped model from trained networks (their manifests), in ``out``; its manifest.
 
-    Checked before anything reaches ``out``: every member file matches its
-    manifest's SHA-256; the combined graph's output is each member's output,
-    in order (through the camera's loader); and the ensemble is scored on
-    a synthetic holdout no member trained on, beside each member.
+    Each network is quantized to int8 on ``calibration_plates`` plates of
+    ``PlateSampler(calibration_seed)`` (None: kept in float32); several are
+    combined into one graph (``train.ensemble``). Checked before anything
+    reaches ``out``: every network file matches its manifest's SHA-256; the
+    model's output is each network's, in order (through the camera's
+    loader); and the model is scored on a synthetic holdout no network
+    trained on, beside each network as shipped and as trained.
 
     Raises:
-        ModelIntegrityError: a member file or manifest is missing or altered.
-        RuntimeError: the combined graph does not give its members' outputs.
+        ModelIntegrityError: a network's file or manifest is missing or altered.
+        RuntimeError: the combined graph does not give its networks' outputs.
     """
-    loaded = [Recognizer(m, unsafe_trust_manifest=True) for m in members]
+    trained = [Recognizer(m, unsafe_trust_manifest=True) for m in members]
     specs = [json.loads(m.read_text(encoding="utf-8")) for m in members]
-    graphs = [verified_bytes(r.spec.path, r.spec.sha256, None) for r in loaded]
+    graphs = [verified_bytes(r.spec.path, r.spec.sha256, None) for r in trained]
+    results = [Result(**{**s["training"], "fonts": tuple(s["training"]["fonts"])}) for s in specs]
+    quantization: dict[str, Any] | None = None
+    if calibration_seed is not None:
+        calibration = calibration_batch(calibration_seed, calibration_plates)
+        graphs = [quantize(g, calibration) for g in graphs]
+        quantization = {
+            "weights": "int8 holding 7 bits, per channel",
+            "activations": "uint8, min/max calibrated",
+            "calibration_seed": calibration_seed, "calibration_plates": len(calibration),
+            "float32": "the classifier (last convolution)",
+        }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out) as scratch_name:
         scratch = Path(scratch_name)
+        shipped_networks = []
+        for i, (graph, spec) in enumerate(zip(graphs, specs, strict=True)):
+            (scratch / f"network-{i}.onnx").write_bytes(graph)
+            network = _manifest(scratch / f"network-{i}.onnx", spec["training"])
+            shipped_networks.append(Recognizer(network, unsafe_trust_manifest=True))
         onnx_path = scratch / "plate_ocr.onnx"
-        onnx_path.write_bytes(combine(graphs))
-        results = [
-            Result(**{**s["training"], "fonts": tuple(s["training"]["fonts"])}) for s in specs
-        ]
+        onnx_path.write_bytes(combine(graphs) if len(graphs) > 1 else graphs[0])
         training: dict[str, Any] = {
-            "ensemble": len(members),
+            "networks": len(members),
             "parameters": sum(r.parameters for r in results),
             "seconds": sum(r.seconds for r in results),
+            "quantization": quantization,
             "validation_seed": holdout_seed,
             "validation_size": val,
             "members": [{"sha256": s["sha256"], **s["training"]} for s in specs],
         }
         manifest = _manifest(onnx_path, training, len(members))
-        ensemble = Recognizer(manifest, unsafe_trust_manifest=True)
+        model = Recognizer(manifest, unsafe_trust_manifest=True)
         check = np.random.default_rng(0).random((4, 1, HEIGHT, WIDTH), dtype=np.float32)
-        each = np.concatenate([r.run(check) for r in loaded], axis=1)
-        if not np.allclose(ensemble.run(check), each, atol=1e-5):
-            raise RuntimeError("the combined graph does not run its members")
+        each = np.concatenate([r.run(check) for r in shipped_networks], axis=1)
+        if not np.allclose(model.run(check), each, atol=1e-5):
+            raise RuntimeError("the combined graph does not run its networks")
         holdout = Holdout(
-            holdout_seed, val, synthetic_accuracy(ensemble, holdout_seed, val),
-            tuple(synthetic_accuracy(r, holdout_seed, val) for r in loaded),
+            holdout_seed, val, synthetic_accuracy(model, holdout_seed, val),
+            tuple(synthetic_accuracy(r, holdout_seed, val) for r in shipped_networks),
+            tuple(synthetic_accuracy(r, holdout_seed, val) for r in trained),
         )  # fmt: skip
-        training["synthetic_accuracy"] = holdout.ensemble
-        training["member_synthetic_accuracy"] = list(holdout.members)
+        training["synthetic_accuracy"] = holdout.model
+        training["network_synthetic_accuracy"] = list(holdout.networks)
+        training["float_network_synthetic_accuracy"] = list(holdout.float_networks)
         manifest = _manifest(onnx_path, training, len(members))
-        _write_card(scratch / "plate_ocr.md", onnx_path, results, holdout)
+        _write_card(scratch / "plate_ocr.md", onnx_path, results, holdout, quantization)
         for name in FILES:
             (scratch / name).replace(out / name)
     return out / "plate_ocr.json"
 
 
 def _write_card(
-    path: Path, onnx_path: Path, members: Sequence[Result], holdout: Holdout | None
+    path: Path,
+    onnx_path: Path,
+    members: Sequence[Result],
+    holdout: Holdout | None,
+    quantization: dict[str, Any] | None = None,
 ) -> None:
-    """The model card: one network (``holdout`` None) or an ensemble of ``members``."""
+    """The model card: of one trained network (``holdout`` None) or of the shipped model."""
     digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     first = members[0]
+    many = len(members) > 1
     samples = first.steps * first.batch
     seeds = ", ".join(str(r.seed) for r in members)
     parameters = sum(r.parameters for r in members)
@@ -342,35 +378,47 @@ def _write_card(
         "CNN (5 conv blocks; height 32 → 1, width 128 → 32 steps), two 1-D conv context "
         "layers, CTC head; no recurrence, so the ONNX graph is plain convolutions"
     )
-    if holdout is None:
-        architecture = network
-        accuracy = (
-            f"{first.synthetic_accuracy:.1%} exact on {first.validation_size:,} "
-            f"held-out synthetic plates (seed {first.seed + 1})"
-        )
-    else:
+    architecture = network
+    if many:
         architecture = (
             f"an ensemble of {len(members)} networks trained alike from seeds "
             f"{seeds}, in one graph (`logits` N×{len(members)}×T×C); each network reads "
             "greedily and, where they disagree, the reading with the highest CTC probability "
             f"averaged over the networks is kept; each network: {network}"
         )
-        each = ", ".join(f"{a:.1%}" for a in holdout.members)
+    if holdout is None:
         accuracy = (
-            f"{holdout.ensemble:.1%} exact on {holdout.size:,} held-out synthetic plates "
-            f"(seed {holdout.seed}, which no member trained on); the members alone: "
-            f"{each}"
+            f"{first.synthetic_accuracy:.1%} exact on {first.validation_size:,} "
+            f"held-out synthetic plates (seed {first.seed + 1})"
         )
+    else:
+        shipped = ", ".join(f"{a:.1%}" for a in holdout.networks)
+        trained = ", ".join(f"{a:.1%}" for a in holdout.float_networks)
+        accuracy = (
+            f"{holdout.model:.1%} exact on {holdout.size:,} held-out synthetic plates "
+            f"(seed {holdout.seed}, which no network trained on)"
+            + (f"; each network alone: {shipped}" if many else "")
+            + (f"; in float32, as trained: {trained}" if quantization else "")
+        )
+    quantized = (
+        "none: float32"
+        if quantization is None
+        else "int8 weights (7 bits, per channel) and uint8 activations (QDQ, onnxruntime's static "
+        f"quantization), activation ranges calibrated (min/max) on "
+        f"{quantization['calibration_plates']} synthetic plates (seed "
+        f"{quantization['calibration_seed']}); the classifier stays float32"
+    )
     rows = [
         ("task", "read a US licence-plate crop: A-Z and 0-9, 1 to 8+ characters"),
         ("architecture", architecture),
         ("input", f"grayscale crop resized to {HEIGHT}×{WIDTH}, scaled to [0, 1]"),
-        ("output", f"{len(members)}×" * bool(holdout) + f"{WIDTH // 4}×{CLASSES} logits per "
+        ("output", f"{len(members)}×" * many + f"{WIDTH // 4}×{CLASSES} logits per "
          f"crop (blank + {len(ALPHABET)} characters per step); greedy CTC decoding"),
         ("parameters", f"{parameters:,} ({len(members)} × width {first.width})"
-         if holdout else f"{parameters:,} (width {first.width})"),
+         if many else f"{parameters:,} (width {first.width})"),
+        ("quantization", quantized),
         ("file", f"{onnx_path.stat().st_size // 1024} KiB, SHA-256 `{digest}` (checked at load)"),
-        ("data", f"synthetic plates only (`underseal_device.synth`, seed{'s' * bool(holdout)} "
+        ("data", f"synthetic plates only (`underseal_device.synth`, seed{'s' * many} "
          f"{seeds}): "
          f"{first.steps:,} steps × {first.batch} = {samples:,} samples per network, each rendered "
          "once; no real photograph"),
@@ -396,19 +444,6 @@ def _write_card(
         "(`bench/results/ocr.json`) and `make bench` (`bench/results/ocr_speed.json`).\n\n"
         f"| | |\n|---|---|\n{table}\n"
     )
-
-
-def _publish(folder: Path, out: Path) -> Path:
-    """Copy a trained network's files from ``folder`` into ``out`` together; its manifest."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out) as scratch_name:
-        scratch = Path(scratch_name)
-        for name in FILES:
-            shutil.copy2(folder / name, scratch / name)
-        Recognizer(scratch / "plate_ocr.json", unsafe_trust_manifest=True)  # intact, loadable
-        for name in FILES:
-            (scratch / name).replace(out / name)
-    return out / "plate_ocr.json"
 
 
 #: Recipe fields a kept member must match to be reused instead of trained.
@@ -443,6 +478,9 @@ def main(
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
     val: Annotated[int, typer.Option(help="synthetic validation samples")] = 1_000,
     workers: Annotated[int, typer.Option(help="sample-rendering processes")] = 1,
+    int8: Annotated[
+        bool, typer.Option("--int8/--float32", help="quantize each network to int8 for speed")
+    ] = True,
     work: Annotated[
         Path, typer.Option(help="where each network is kept (and reused when its recipe matches)")
     ] = Path("build/train-ocr"),
@@ -467,18 +505,17 @@ def main(
             steps=steps, batch=batch, seed=seed + k, width=width, lr=lr, val=val, workers=workers
         )
         manifests.append(export(model, result, folder))
-    if members == 1:  # one network ships as it is, in the plain N×T×C form
-        manifest = _publish(manifests[0].parent, out)
-        training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
-        summary = f"{training['synthetic_accuracy']:.1%} exact on synthetic holdout seed {seed + 1}"
-    else:
-        manifest = export_ensemble(manifests, out, holdout_seed=seed + members, val=val)
-        training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
-        each = ", ".join(f"{a:.1%}" for a in training["member_synthetic_accuracy"])
-        summary = (
-            f"{training['synthetic_accuracy']:.1%} exact on synthetic holdout seed "
-            f"{seed + members}; each network alone: {each}"
-        )
+    manifest = export_model(
+        manifests, out, holdout_seed=seed + members, val=val,
+        calibration_seed=seed + members + 1 if int8 else None,
+    )  # fmt: skip
+    training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
+    summary = (
+        f"{training['synthetic_accuracy']:.1%} exact on synthetic holdout seed {seed + members}"
+    )
+    if members > 1:
+        each = ", ".join(f"{a:.1%}" for a in training["network_synthetic_accuracy"])
+        summary += f"; each network alone: {each}"
     fields = json.loads(manifest.read_text(encoding="utf-8"))
     console.print(f"wrote {manifest} ({training['parameters']:,} parameters, {summary})")
     console.print(
