@@ -93,12 +93,17 @@ class Outcome:
         )
 
 
-def _error(response: httpx.Response) -> str:
+def _describe(status: int, body: bytes) -> str:
+    """A server's error as its code and message, or its HTTP status."""
     try:
-        error = response.json()["error"]
+        error = json.loads(body)["error"]
         return f"{error['code']}: {error['message']}"
     except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
+
+
+def _error(response: httpx.Response) -> str:
+    return _describe(response.status_code, response.content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +114,7 @@ class _Answer:
     body: bytes
 
     def error(self) -> str:
-        try:
-            error = json.loads(self.body)["error"]
-            return f"{error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            return f"HTTP {self.status}"
+        return _describe(self.status, self.body)
 
 
 def _ask(
