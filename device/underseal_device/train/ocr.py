@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader, Dataset
 from underseal_device.errors import ModelIntegrityError
 from underseal_device.integrity import verified_bytes
 from underseal_device.ocr.images import as_gray, to_input
-from underseal_device.ocr.recognizer import DEFAULT_MODEL, Recognizer, ctc_greedy
+from underseal_device.ocr.recognizer import DEFAULT_MODEL, ModelSpec, Recognizer, ctc_greedy
 from underseal_device.synth import PlateSampler
 from underseal_device.synth.fonts import plate_fonts
 from underseal_device.train.ensemble import combine
@@ -457,7 +457,8 @@ def _kept_member(folder: Path, recipe: dict[str, Any]) -> Path | None:
         training = json.loads(manifest.read_text(encoding="utf-8"))["training"]
         if any(training.get(k) != recipe[k] for k in RECIPE):
             return None
-        Recognizer(manifest, unsafe_trust_manifest=True)  # checks the file's SHA-256
+        spec = ModelSpec.load(manifest)
+        verified_bytes(spec.path, spec.sha256, None)  # the file is the one its manifest names
     except (OSError, ValueError, KeyError, TypeError, ModelIntegrityError):
         return None
     return manifest

@@ -129,24 +129,25 @@ def main(
     rule's own scenes and precision); 2 when a model is missing or altered.
     """
     console = Console()
-
-    def load(threshold: float) -> Detector:
-        if detector is None:
-            return Detector(threshold=threshold)
-        return Detector(detector, threshold=threshold, unsafe_trust_manifest=True)
-
     try:
         if recognizer is None:
             ocr = Recognizer()
         else:
             ocr = Recognizer(recognizer, unsafe_trust_manifest=True)
-        load(GRID[0])  # a missing or altered detector fails here, not mid-sweep
-    except ModelIntegrityError as e:
+        if detector is None:
+            found = Detector(threshold=GRID[0])
+        else:
+            found = Detector(detector, threshold=GRID[0], unsafe_trust_manifest=True)
+    except ModelIntegrityError as e:  # a missing or altered model fails here, not mid-sweep
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
-    points = sweep(
-        lambda t: PlateReader(load(t), ocr), rendered_scenes(seed, scenes), progress=True
-    )
+
+    def make_reader(threshold: float) -> PlateReader:
+        # One loaded model for the whole sweep: only its score threshold changes.
+        found.threshold = threshold
+        return PlateReader(found, ocr)
+
+    points = sweep(make_reader, rendered_scenes(seed, scenes), progress=True)
     table = Table(title=f"gated reader on {scenes} rendered scenes (seed {seed})")
     for name in ("threshold", "recall (readable)", "precision", "reads"):
         table.add_column(name, justify="right")
