@@ -220,3 +220,22 @@ def test_preview_script_writes_a_sheet(tmp_path: Path) -> None:
     out = tmp_path / "sheet.png"
     assert module.main([str(out), "-n", "2", "--cols", "2", "--scale", "0.25"]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_glossy_paint_lights_the_top_darkens_the_bottom_and_stays_inside() -> None:
+    from underseal_device.synth.scenes import _Canvas, _rect
+
+    m = np.array([[100.0, 0.0, 100.0], [0.0, 100.0, 90.0], [0.0, 0.0, 1.0]])  # face: rows 30-80
+    face = [_rect(-0.5, 0.1, 0.5, 0.6)]
+    flat = _Canvas(200, 100, np.eye(3))
+    flat.img[:] = 100
+    flat.sheen(face, m, (1.2, 0.8), (0.5, 0.05, 0.0))
+    assert flat.img[32, 100, 0] > 110  # light falls off
+    assert flat.img[78, 100, 0] < 90
+    assert (flat.img[:28] == 100).all()  # only the face
+    assert (flat.img[:, :48] == 100).all()
+    band = _Canvas(200, 100, np.eye(3))
+    band.img[:] = 100
+    band.sheen(face, m, (1.2, 0.8), (0.5, 0.05, 0.3))
+    assert int(band.img[55, 100, 0]) - int(flat.img[55, 100, 0]) > 60  # the sky's reflection
+    assert abs(int(band.img[33, 100, 0]) - int(flat.img[33, 100, 0])) <= 1  # a narrow band

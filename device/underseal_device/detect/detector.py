@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_detector.json"
 #: SHA-256 of the shipped ``plate_detector.onnx``; ``make train-detector`` prints
 #: the new value. Changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "ba4311a20088b673d5b4b6c121b29f135eaf55d8eac10b900939ea589b3cb1eb"
+PINNED_SHA256: Final = "d9ead7e031cc5a2cf39375b082641678d9a3f0db82933aa9c8d31211ef52b26b"
 #: Cell size of the score map, in input pixels.
 STRIDE: Final = 4
 #: Input sides are padded to a multiple of this.

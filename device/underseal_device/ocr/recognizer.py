@@ -49,7 +49,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_ocr.json"
 #: SHA-256 of the shipped ``plate_ocr.onnx``. ``make train-ocr`` prints the new
 #: value; changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "93a83d68f05789fcdf0d7289bff1fad503f3055e0b01ace132f1c8a7b910bf34"
+PINNED_SHA256: Final = "927bdaafbc6001e83b36f16a7103827e65a7d09afe25830b5fa8c5bd2de02822"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
 

@@ -8,7 +8,9 @@ probabilities reads *fewer* than either member (77.0 % against 79.6 %),
 because CTC's spikes need not fall on the same steps in two networks; ranking
 whole readings by their CTC probability under every member reads 81.4 %.
 So the graph keeps the members apart and the recognizer ranks their readings
-(``ocr.recognizer``).
+(``ocr.recognizer``). A third member, chosen the same way, read 84.5 % of
+3,000 synthetic plates (seed 7) against the pair's 83.5 % (56 fixed, 28
+broken, McNemar p = 0.003).
 
 Why one graph: the camera keeps a single file with a single pinned SHA-256
 and makes one onnxruntime call per batch. The graph takes the members' input

@@ -1,6 +1,6 @@
 """``make train-ocr``: train the plate recognizer on synthetic plates, export it to ONNX.
 
-The shipped recognizer is an ensemble: ``--members`` networks (default 2)
+The shipped recognizer is an ensemble: ``--members`` networks (default 3)
 trained by one recipe from seeds ``seed, seed + 1, ...`` and run by one ONNX
 graph (``train.ensemble``); where they disagree, the camera keeps the reading
 likeliest under CTC averaged over them (``ocr.recognizer``). Each network is
@@ -474,7 +474,7 @@ def main(
     seed: Annotated[
         int, typer.Option(help="seed of the first network; the next get +1, +2, …")
     ] = 1,
-    members: Annotated[int, typer.Option(help="networks in the ensemble (1: a single one)")] = 2,
+    members: Annotated[int, typer.Option(help="networks in the ensemble (1: a single one)")] = 3,
     width: Annotated[int, typer.Option(help="network width (channels of the 2nd block)")] = 48,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
     val: Annotated[int, typer.Option(help="synthetic validation samples")] = 1_000,

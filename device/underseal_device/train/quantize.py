@@ -1,8 +1,8 @@
 """8-bit weights and activations for a recognizer network, calibrated on synthetic plates.
 
 Why: onnxruntime runs int8 convolutions (VNNI on this machine's CPU) about
-2.5 times faster than float32 ones, which pays for the ensemble's second
-network. Chosen on synthetic plates before real crops were looked at: the
+2.5 times faster than float32 ones, which pays for the ensemble's extra
+networks. Chosen on synthetic plates before real crops were looked at: the
 two-network ensemble with 8-bit weights read 83.8 % of 1,000 plates
 (seed 3) against 84.0 % in float32, and 81.7 % of 3,000 (seed 5) against
 81.8 %.
