@@ -19,6 +19,7 @@ from underseal_device.synth import (
     Scene,
     SceneSampler,
 )
+from underseal_device.synth.scenes import _Canvas, _rect
 from underseal_device.synth.texts import MAX_LENGTH, MIN_LENGTH
 
 from underseal.plates import canonical, plausible
@@ -223,8 +224,6 @@ def test_preview_script_writes_a_sheet(tmp_path: Path) -> None:
 
 
 def test_glossy_paint_lights_the_top_darkens_the_bottom_and_stays_inside() -> None:
-    from underseal_device.synth.scenes import _Canvas, _rect
-
     m = np.array([[100.0, 0.0, 100.0], [0.0, 100.0, 90.0], [0.0, 0.0, 1.0]])  # face: rows 30-80
     face = [_rect(-0.5, 0.1, 0.5, 0.6)]
     flat = _Canvas(200, 100, np.eye(3))
