@@ -19,7 +19,7 @@ from underseal_device.synth import (
     Scene,
     SceneSampler,
 )
-from underseal_device.synth.scenes import _Canvas, _rect
+from underseal_device.synth.scenes import _bumper, _Canvas, _plate_light, _rect, _Vehicle
 from underseal_device.synth.texts import MAX_LENGTH, MIN_LENGTH
 
 from underseal.plates import canonical, plausible
@@ -238,3 +238,46 @@ def test_glossy_paint_lights_the_top_darkens_the_bottom_and_stays_inside() -> No
     band.sheen(face, m, (1.2, 0.8), (0.5, 0.05, 0.3))
     assert int(band.img[55, 100, 0]) - int(flat.img[55, 100, 0]) > 60  # the sky's reflection
     assert abs(int(band.img[33, 100, 0]) - int(flat.img[33, 100, 0])) <= 1  # a narrow band
+
+
+def _bumper_canvases(view: str) -> list[_Canvas]:
+    """A 1×0.5 vehicle face (columns 100-300, heights 0-0.5 at rows 190-90), bumper drawn."""
+    m = np.array([[200.0, 0.0, 200.0], [0.0, 200.0, 190.0], [0.0, 0.0, 1.0]])
+    plate = np.array([[-0.085, -0.242], [0.085, -0.242], [0.085, -0.158], [-0.085, -0.158]])
+    out = []
+    for seed in range(24):
+        v = _Vehicle("sedan", view, m, np.zeros(2), 0.5, 190.0, 0, plate, "none")
+        cv = _Canvas(400, 200, np.eye(3))
+        cv.img[:] = 150
+        _bumper(cv, v, np.random.default_rng(seed), (150, 150, 150))
+        out.append(cv)
+    return out
+
+
+def test_a_front_plate_sits_on_a_dark_intake_and_the_bumper_stays_on_the_face() -> None:
+    canvases = _bumper_canvases("front")
+    for cv in canvases:
+        assert (cv.img[:128] == 150).all()  # nothing above the bumper (h > 0.31)
+        assert (cv.img[:, :98] == 150).all()
+        assert (cv.img[:, 303:] == 150).all()
+    # Beside the plate, at its height (h = 0.2, x = ±0.2): the intake's dark slats or mesh.
+    beside = [cv for cv in canvases if cv.img[150, 160, 0] < 100 and cv.img[150, 240, 0] < 100]
+    assert 8 <= len(beside) < len(canvases)  # 70 % of fronts, not all
+
+
+def test_a_rear_bumper_has_creases_and_a_black_valance_below_the_plate() -> None:
+    canvases = _bumper_canvases("rear")
+    for cv in canvases:
+        assert (cv.img[:134] == 150).all()  # all of it below h = 0.28
+    assert any((cv.img[135:152, 200, 0] > 180).any() for cv in canvases)  # a crease's highlight
+    assert any((cv.img[165:172, 200, 0] < 50).all() for cv in canvases)  # the black valance
+
+
+def test_a_plate_by_day_is_only_ever_dimmed_often_from_the_top() -> None:
+    printed = np.full((60, 120, 3), 200, np.uint8)
+    lit = [_plate_light(printed, np.random.default_rng(seed)) for seed in range(40)]
+    assert all(p.shape == printed.shape and p.dtype == np.uint8 for p in lit)
+    assert all((p <= printed).all() for p in lit)  # a recess never adds light
+    assert any(p.mean() < 185 for p in lit)  # duller as a whole
+    assert any(p[0].mean() < p[-1].mean() - 20 for p in lit)  # the overhang's shadow
+    assert any((p == printed).all() for p in lit)  # and sometimes as printed

@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_detector.json"
 #: SHA-256 of the shipped ``plate_detector.onnx``; ``make train-detector`` prints
 #: the new value. Changing it is a reviewed code change, not a file drop.
-PINNED_SHA256: Final = "d9ead7e031cc5a2cf39375b082641678d9a3f0db82933aa9c8d31211ef52b26b"
+PINNED_SHA256: Final = "3be7add8cf2976ff53e0010bb6bace8e7c2eda3be7c36fbd5d2059b51a122379"
 #: Cell size of the score map, in input pixels.
 STRIDE: Final = 4
 #: Input sides are padded to a multiple of this.
