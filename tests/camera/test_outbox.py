@@ -67,6 +67,8 @@ def test_kill_9_mid_write_loses_and_duplicates_nothing(tmp_path: Path, after: in
             confirmed = int(line)
     os.kill(child.pid, signal.SIGKILL)  # mid-write: it never stops writing on its own
     child.wait()
+    # It ran on while we read: what it confirmed before the kill is still in the pipe.
+    confirmed = max([confirmed, *(int(n) for n in child.stdout.read().split())])
     child.stdout.close()
     assert confirmed >= after
     db = sqlite3.connect(path)
@@ -76,8 +78,11 @@ def test_kill_9_mid_write_loses_and_duplicates_nothing(tmp_path: Path, after: in
         ids = [int.from_bytes(p.hit.record_id, "big") for p in outbox.pending(10_000)]
     assert len(ids) == len(set(ids))  # nothing twice
     acknowledged = {i - 3 for i in range(3, confirmed + 1, 3)}
+    # The step after the last confirmed one may have acknowledged its hit before the kill.
+    unknown = {confirmed - 2} if (confirmed + 1) % 3 == 0 else set()
     for i in range(confirmed + 1):  # every hit confirmed durable is there unless acknowledged
-        assert (i in ids) != (i in acknowledged), i
+        if i not in unknown:
+            assert (i in ids) != (i in acknowledged), i
 
 
 def test_past_its_cap_the_outbox_holds_hits_in_memory_and_writes_them_when_room_returns(
