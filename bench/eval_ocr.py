@@ -3,10 +3,11 @@
 Evaluation only: these photos are never trained or tuned on (this is the
 development half; a held-out half exists elsewhere). Two sets: the US plate
 crops (``crops/``) and the ground-truth boxes of the US scenes
-(``endtoend/us/``, cut exactly at the box). Rows: our recognizer,
-RapidOCR's recognizer on the same crop (an optional dependency:
-``make eval-deps``), and OpenALPR's 2014 figure, quoted, not measured. Also
-the false-accept rate of the plate grammar on rendered hard negatives.
+(``endtoend/us/``, cut exactly at the box). Rows: our recognizer, the
+same networks without its serial-format prior, RapidOCR's recognizer on the
+same crop (an optional dependency: ``make eval-deps``), and OpenALPR's 2014
+figure, quoted, not measured. Also the false-accept rate of the plate
+grammar on rendered hard negatives.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from underseal_device.ocr import PlateText, Recognizer
+from underseal_device.ocr.recognizer import DEFAULT_MODEL
 from underseal_device.synth import PlateSampler
 
 from bench.harness import Row, figure, report
@@ -218,8 +220,14 @@ def main() -> None:
     recognizer = (
         Recognizer() if args.model is None else Recognizer(args.model, unsafe_trust_manifest=True)
     )
+    # The same networks without the serial-format prior, to show what the prior does.
+    plain = Recognizer(
+        args.model or DEFAULT_MODEL, unsafe_trust_manifest=args.model is not None,
+        prefer_serial=False,
+    )  # fmt: skip
     readers: dict[str, Reader | None] = {
         "underseal (1 thread)": lambda image: recognizer.recognize([image])[0].text,
+        "underseal, no serial prior (1 thread)": lambda image: plain.recognize([image])[0].text,
     }
     if args.model is not None:
         shipped = Recognizer()

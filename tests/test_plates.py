@@ -28,6 +28,7 @@ from underseal.plates import (
     plate_space,
     plausible,
     sample_plates,
+    standard_format,
 )
 
 UPPER = string.ascii_uppercase
@@ -240,6 +241,26 @@ def test_sampled_standard_plates_are_plausible_where_issued() -> None:
             assert verdict.ok, (code, verdict)
             assert verdict.reason is Reason.OK
             assert plausible(plate)
+
+
+def test_standard_format_is_the_series_a_state_issues_not_any_plausible_read() -> None:
+    for code in JURISDICTIONS:
+        for plate in sample_plates(40, seed=11, jurisdiction=code):
+            assert standard_format(plate, code)
+            assert standard_format(plate)
+    assert standard_format("5UVR090", "CA")  # California's DLLLDDD
+    assert not standard_format("5UVRO90")  # an O among the digits: no state's series
+    assert plausible("5UVRO90")  # yet a personalised plate could read so
+    assert not standard_format("7abc123", "CA")  # canonical text only
+    assert not standard_format("7ABC 123", "CA")
+    assert not standard_format("")
+
+
+def test_standard_format_rejects_what_it_cannot_judge() -> None:
+    with pytest.raises(KeyError):
+        standard_format("7ABC123", "XX")
+    with pytest.raises(TypeError):
+        standard_format(b"7ABC123")  # type: ignore[arg-type]
 
 
 def test_sample_is_reproducible() -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "plate_space",
     "plausible",
     "sample_plates",
+    "standard_format",
 ]
 
 # ---------------------------------------------------------------------------
@@ -650,6 +651,30 @@ def plausible(text: str, jurisdiction: str | None = None) -> Plausibility:
         f"{_chars(n)}; outside {grammar.name} personalised lengths "
         f"({grammar.vanity_min} to {grammar.vanity_max}) and no standard serial format matches",
     )
+
+
+def standard_format(text: str, jurisdiction: str | None = None) -> bool:
+    """Whether canonical ``text`` fits a standard serial format of ``jurisdiction``, or of any.
+
+    Stricter than :func:`plausible`, which also passes any string of
+    personalised-plate length: about one uniform random string of 5-8
+    letters and digits in ten fits some state's series. The OCR uses it as a
+    prior, to prefer a serial reading the model finds about as likely as a
+    reading no state issues in series (``5UVR090`` over ``5UVRO90``). Text
+    that is not canonical (lower case, separators) does not fit.
+
+    Raises:
+        TypeError: ``text`` is not a ``str``.
+        KeyError: ``jurisdiction`` is not a known code.
+    """
+    if not isinstance(text, str):
+        raise TypeError(_MSG_TYPE)
+    if jurisdiction is None:
+        return _ANY_STANDARD.fullmatch(text) is not None
+    grammar = _GRAMMARS.get(jurisdiction.upper())
+    if grammar is None:
+        raise KeyError("unknown jurisdiction code")
+    return grammar.standard.fullmatch(text) is not None
 
 
 # ---------------------------------------------------------------------------

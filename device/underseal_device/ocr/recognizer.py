@@ -14,6 +14,14 @@ networks trained alike from different seeds. Each network reads the crop
 greedily, and when they disagree the reading with the highest probability
 under CTC, averaged over the networks (``ocr.ctc``), is kept; the hotlist
 candidates are ranked the same way. The rule was chosen on synthetic plates.
+
+A read that fits no state's standard serial format
+(:func:`underseal.plates.standard_format`) gives way to one of the best
+few readings, of the same length, that fits one and is nearly as likely
+(:data:`SERIAL_RATIO`): ``5UVR090`` over ``5UVRO90``. Most plates are
+issued in series, and the look-alikes a format tells apart (O and 0, I and
+1, B and 8) are what the model confuses most. Personalised plates keep
+their read unless the model itself finds a serial reading nearly as likely.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from underseal.plates import standard_format
 from underseal_device.errors import BadImage, ModelIntegrityError
 from underseal_device.integrity import verified_bytes
 from underseal_device.ocr.ctc import best_path_probabilities, sequence_probabilities
@@ -37,6 +46,8 @@ from underseal_device.ocr.images import as_gray, to_input
 __all__ = [
     "DEFAULT_MODEL",
     "PINNED_SHA256",
+    "SERIAL_CANDIDATES",
+    "SERIAL_RATIO",
     "Candidate",
     "ModelSpec",
     "PlateText",
@@ -52,6 +63,14 @@ DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plat
 PINNED_SHA256: Final = "927bdaafbc6001e83b36f16a7103827e65a7d09afe25830b5fa8c5bd2de02822"
 #: Largest batch run at once; bigger inputs are split (bounds memory per call).
 MAX_BATCH: Final = 64
+#: A read fitting no standard serial format is replaced by the likeliest of the
+#: best :data:`SERIAL_CANDIDATES` readings (CTC beam search) that has its length
+#: and fits one, if that reading is at least :data:`SERIAL_RATIO` times as
+#: probable as the best. Chosen on two synthetic streams no network trained on
+#: (PlateSampler 4 and 6, 3,000 plates each): exact reads 82.0 -> 82.5 % and
+#: 82.4 -> 83.0 %; ratios from 0.05 to 0.2 did as well.
+SERIAL_CANDIDATES: Final = 3
+SERIAL_RATIO: Final = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +113,19 @@ def ctc_greedy(
             confs[-1] = max(confs[-1], p)
         previous = c
     return "".join(chars), tuple(confs)
+
+
+def _char_steps(classes: Sequence[int]) -> list[slice]:
+    """The steps of each character :func:`ctc_greedy` reads from ``classes``, in order."""
+    runs: list[slice] = []
+    previous = 0
+    for t, c in enumerate(classes):
+        if c != 0 and c != previous:
+            runs.append(slice(t, t + 1))
+        elif c != 0 and runs:
+            runs[-1] = slice(runs[-1].start, t + 1)
+        previous = c
+    return runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +219,7 @@ class Recognizer:
         *,
         threads: int = 1,
         unsafe_trust_manifest: bool = False,
+        prefer_serial: bool = True,
     ) -> None:
         """Load the model named by ``manifest`` after checking its SHA-256.
 
@@ -197,6 +230,9 @@ class Recognizer:
         ``threads`` is onnxruntime's intra-op thread count: 1 keeps per-call
         latency low and leaves the other core to detection.
 
+        ``prefer_serial=False`` turns off the serial-format prior (see the
+        module docstring): reads are then the networks' own.
+
         Raises:
             ModelIntegrityError: missing or malformed manifest or model, a hash
                 mismatch, or a graph whose shapes are not what the manifest says.
@@ -205,6 +241,7 @@ class Recognizer:
         if threads < 1:
             raise ValueError("threads must be at least 1")
         self.spec = ModelSpec.load(Path(manifest))
+        self.prefer_serial = prefer_serial
         data = _verified_bytes(self.spec, None if unsafe_trust_manifest else PINNED_SHA256)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -270,22 +307,69 @@ class Recognizer:
         surest of it, and as its confidence the mean over the networks of
         the probability each gives the read's best path.
         """
+        return self._decode(probs, None)
+
+    def _decode(
+        self, probs: npt.NDArray[np.float32], ranked: Sequence[list[Candidate]] | None
+    ) -> list[PlateText]:
+        """:meth:`decode`, reusing each crop's ranked readings where the caller has them."""
         best = probs.argmax(axis=3)
         best_p = probs.max(axis=3)
         path = np.exp(np.log(np.maximum(best_p, 1e-30)).sum(axis=2))
         reads = []
-        for crop, classes, ps, p_path in zip(probs, best, best_p, path, strict=True):
+        for n, (crop, classes, ps, p_path) in enumerate(
+            zip(probs, best, best_p, path, strict=True)
+        ):
             members = []
             for c, p, whole in zip(classes, ps, p_path.tolist(), strict=True):
                 text, confs = ctc_greedy(c.tolist(), p.tolist(), self.spec.alphabet)
                 members.append(PlateText(text, confs, float(whole)))
-            reads.append(self._agree(crop, members))
+            read, surest = self._agree(crop, members)
+            if self.prefer_serial and read.text and not standard_format(read.text):
+                found = self._ranked(crop, SERIAL_CANDIDATES, 8) if ranked is None else ranked[n]
+                read = self._serial(crop, surest, classes[surest], read, found)
+            reads.append(read)
         return reads
 
-    def _agree(self, probs: npt.NDArray[np.float32], members: list[PlateText]) -> PlateText:
-        """One read from the networks' greedy reads of one crop (``M×T×C`` probabilities)."""
+    def _serial(
+        self,
+        probs: npt.NDArray[np.float32],
+        member: int,
+        classes: npt.NDArray[np.intp],
+        read: PlateText,
+        ranked: Sequence[Candidate],
+    ) -> PlateText:
+        """``read`` or, if one is nearly as likely, a serial reading of its length (see above).
+
+        A replaced character's confidence is the highest probability network
+        ``member`` (whose greedy read ``read`` is) gave the new character over
+        the steps where it read the old one.
+        """
+        floor = SERIAL_RATIO * ranked[0].probability if ranked else 0.0
+        for candidate in ranked[:SERIAL_CANDIDATES]:
+            text = candidate.text
+            if candidate.probability < floor:
+                break
+            if len(text) != len(read.text) or text == read.text or not standard_format(text):
+                continue
+            confs = list(read.char_confidences)
+            for i, steps in enumerate(_char_steps(classes.tolist())):
+                if text[i] != read.text[i]:
+                    new = self.spec.alphabet.index(text[i]) + 1
+                    confs[i] = float(probs[member, steps, new].max())
+            whole = best_path_probabilities(probs, [text], self.spec.alphabet)
+            return PlateText(text, tuple(confs), float(whole.mean()))
+        return read
+
+    def _agree(
+        self, probs: npt.NDArray[np.float32], members: list[PlateText]
+    ) -> tuple[PlateText, int]:
+        """One read from the networks' greedy reads of one crop (``M×T×C`` probabilities).
+
+        Also returns which network's greedy read it is (the surest of those that read it).
+        """
         if len(members) == 1:
-            return members[0]
+            return members[0], 0
         texts = sorted({r.text for r in members if r.text}) or [""]
         chosen = texts[0]
         if len(texts) > 1:
@@ -293,14 +377,14 @@ class Recognizer:
             chosen = texts[int(np.argmax(scores))]  # a tie keeps the first in sorted order
         # Confidence in the networks' common terms: the mean over them of the probability
         # each gives the read's best path, which is its own greedy path where it read it.
-        agreed = [r for r in members if r.text == chosen]
+        agreed = [i for i, r in enumerate(members) if r.text == chosen]
         if len(agreed) == len(members):
             confidence = float(np.mean([r.confidence for r in members]))
         else:
             best = best_path_probabilities(probs, [chosen], self.spec.alphabet)
             confidence = float(best.mean())
-        surest = max(agreed, key=lambda r: r.confidence)
-        return PlateText(chosen, surest.char_confidences, confidence)
+        surest = max(agreed, key=lambda i: members[i].confidence)
+        return PlateText(chosen, members[surest].char_confidences, confidence), surest
 
     def _ranked(self, probs: npt.NDArray[np.float32], k: int, width: int) -> list[Candidate]:
         """The ``k`` best readings of one crop's ``M×T×C`` probabilities."""
@@ -355,8 +439,10 @@ class Recognizer:
         out: list[tuple[PlateText, list[Candidate]]] = []
         for start in range(0, len(batch), MAX_BATCH):
             probs = self.run(batch[start : start + MAX_BATCH])
-            for read, p in zip(self.decode(probs), probs, strict=True):
-                out.append((read, self._ranked(p, k, width)))
+            ranked = [self._ranked(p, k, width) for p in probs]
+            # The serial prior looks at the best few; reuse them when there are enough.
+            reads = self._decode(probs, ranked if k >= SERIAL_CANDIDATES else None)
+            out.extend(zip(reads, ranked, strict=True))
         return out
 
     def recognize(self, crops: Sequence[object]) -> list[PlateText]:

@@ -1,0 +1,95 @@
+"""The serial-format prior: a read no state issues in series gives way to a nearly as likely one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from underseal_device.ocr import Recognizer
+from underseal_device.ocr.recognizer import SERIAL_RATIO
+from underseal_device.synth import PlateSampler
+
+from underseal.plates import standard_format
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer()
+
+
+@pytest.fixture(scope="module")
+def plain() -> Recognizer:
+    return Recognizer(prefer_serial=False)
+
+
+def _crop(*steps: dict[str, float]) -> np.ndarray:
+    """``1×1×T×C`` probabilities from one ``{character: p}`` per step; the rest is blank."""
+    out = np.zeros((len(steps), len(ALPHABET) + 1), np.float32)
+    for t, row in enumerate(steps):
+        for ch, p in row.items():
+            out[t, ALPHABET.index(ch) + 1] = p
+        out[t, 0] = 1.0 - sum(row.values())
+    return out[None, None]
+
+
+def _plate(text: str, at: int, alternatives: dict[str, float]) -> np.ndarray:
+    """``text`` read surely, one step per character, but step ``at`` split as ``alternatives``."""
+    steps = [{ch: 1.0} for ch in text]
+    steps[at] = alternatives
+    return _crop(*steps)
+
+
+def test_an_o_among_the_digits_gives_way_to_a_nearly_as_likely_zero(
+    recognizer: Recognizer, plain: Recognizer
+) -> None:
+    probs = _plate("5UVRO90", 4, {"O": 0.55, "0": 0.45})
+    assert not standard_format("5UVRO90")
+    assert standard_format("5UVR090")
+    (own,) = plain.decode(probs)
+    assert own.text == "5UVRO90"  # the network's greedy read
+    (read,) = recognizer.decode(probs)
+    assert read.text == "5UVR090"
+    # The new character's confidence is what the network gave it where it read the old one.
+    assert read.char_confidences == pytest.approx((1, 1, 1, 1, 0.45, 1, 1))
+    assert read.confidence == pytest.approx(0.45)  # its best path's probability
+
+
+def test_a_serial_reading_far_less_likely_is_not_taken(recognizer: Recognizer) -> None:
+    p_zero = 0.9 * SERIAL_RATIO * 0.95  # just under the ratio to the best reading
+    (read,) = recognizer.decode(_plate("5UVRO90", 4, {"O": 0.95, "0": p_zero}))
+    assert read.text == "5UVRO90"
+    (read,) = recognizer.decode(_plate("5UVRO90", 4, {"O": 0.95, "0": 0.2}))
+    assert read.text == "5UVR090"
+
+
+def test_only_a_reading_of_the_same_length_may_replace_the_read(recognizer: Recognizer) -> None:
+    # A weak last character: "5UVRO9" (a serial somewhere) is nearly as likely as
+    # "5UVRO90" (none), but a missed or spurious character is not what a format judges.
+    assert standard_format("5UVRO9")
+    probs = _crop(*({ch: 1.0} for ch in "5UVRO9"), {"0": 0.55})
+    assert [c.text for c in recognizer._ranked(probs[0], 3, 8)][:2] == ["5UVRO90", "5UVRO9"]
+    (read,) = recognizer.decode(probs)
+    assert read.text == "5UVRO90"
+
+
+def test_a_serial_read_is_kept_even_when_another_serial_is_close(recognizer: Recognizer) -> None:
+    (read,) = recognizer.decode(_plate("7ABC123", 4, {"1": 0.5, "I": 0.5}))
+    assert read.text == "7ABC123"
+
+
+def test_read_and_recognize_agree_on_rendered_plates(
+    recognizer: Recognizer, plain: Recognizer
+) -> None:
+    sampler = PlateSampler(21)
+    crops = [sampler.sample_at(i).image for i in range(48)]
+    alone = recognizer.recognize(crops)
+    with_candidates = [read for read, _ in recognizer.read(crops, k=3)]
+    assert [r.text for r in alone] == [r.text for r in with_candidates]
+    assert [r.char_confidences for r in alone] == [r.char_confidences for r in with_candidates]
+    # The prior only ever moves a read towards a serial format, never away from one.
+    for own, read in zip(plain.recognize(crops), alone, strict=True):
+        assert own.text == read.text or (
+            not standard_format(own.text) and standard_format(read.text)
+        )
+        assert len(read.char_confidences) == len(read.text)
