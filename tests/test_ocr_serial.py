@@ -84,9 +84,10 @@ def test_read_and_recognize_agree_on_rendered_plates(
     sampler = PlateSampler(21)
     crops = [sampler.sample_at(i).image for i in range(48)]
     alone = recognizer.recognize(crops)
-    with_candidates = [read for read, _ in recognizer.read(crops, k=3)]
-    assert [r.text for r in alone] == [r.text for r in with_candidates]
-    assert [r.char_confidences for r in alone] == [r.char_confidences for r in with_candidates]
+    for k, width in ((3, 8), (1, 8), (3, 16)):  # reusing the candidates, or not
+        with_candidates = [read for read, _ in recognizer.read(crops, k=k, width=width)]
+        assert [r.text for r in alone] == [r.text for r in with_candidates]
+        assert [r.char_confidences for r in alone] == [r.char_confidences for r in with_candidates]
     # The prior only ever moves a read towards a serial format, never away from one.
     for own, read in zip(plain.recognize(crops), alone, strict=True):
         assert own.text == read.text or (

@@ -71,6 +71,7 @@ MAX_BATCH: Final = 64
 #: 82.4 -> 83.0 %; ratios from 0.05 to 0.2 did as well.
 SERIAL_CANDIDATES: Final = 3
 SERIAL_RATIO: Final = 0.1
+_SERIAL_WIDTH: Final = 8  # the beam's width for those readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +327,11 @@ class Recognizer:
                 members.append(PlateText(text, confs, float(whole)))
             read, surest = self._agree(crop, members)
             if self.prefer_serial and read.text and not standard_format(read.text):
-                found = self._ranked(crop, SERIAL_CANDIDATES, 8) if ranked is None else ranked[n]
+                found = (
+                    self._ranked(crop, SERIAL_CANDIDATES, _SERIAL_WIDTH)
+                    if ranked is None
+                    else ranked[n]
+                )
                 read = self._serial(crop, surest, classes[surest], read, found)
             reads.append(read)
         return reads
@@ -440,8 +445,9 @@ class Recognizer:
         for start in range(0, len(batch), MAX_BATCH):
             probs = self.run(batch[start : start + MAX_BATCH])
             ranked = [self._ranked(p, k, width) for p in probs]
-            # The serial prior looks at the best few; reuse them when there are enough.
-            reads = self._decode(probs, ranked if k >= SERIAL_CANDIDATES else None)
+            # The serial prior's readings are these when searched alike: reuse them.
+            alike = k >= SERIAL_CANDIDATES and width == _SERIAL_WIDTH
+            reads = self._decode(probs, ranked if alike else None)
             out.extend(zip(reads, ranked, strict=True))
         return out
 
