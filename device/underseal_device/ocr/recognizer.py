@@ -7,7 +7,8 @@ this module (:data:`PINNED_SHA256`): the file is hashed and checked before
 onnxruntime ever parses it, so a corrupted model, or one swapped together
 with its manifest, refuses to load. Torch is never needed here.
 
-Pipeline: ``as_gray → resize → scale → run → softmax → CTC greedy decode``.
+Pipeline: ``as_gray → resize → scale → run → softmax → CTC greedy decode →
+serial-format prior``.
 
 The model may be an ensemble (``train.ensemble``): one graph that runs ``M``
 networks trained alike from different seeds. Each network reads the crop
@@ -311,7 +312,9 @@ class Recognizer:
         with the highest mean CTC probability over them is kept. An
         ensemble's read carries the character confidences of the network
         surest of it, and as its confidence the mean over the networks of
-        the probability each gives the read's best path.
+        the probability each gives the read's best path. Then the
+        serial-format prior (see the module docstring), unless
+        ``prefer_serial`` is off.
         """
         best = probs.argmax(axis=3)
         best_p = probs.max(axis=3)
@@ -349,8 +352,9 @@ class Recognizer:
         for ch, at in zip(read.text, steps, strict=True):
             seen = probs[:, at, 1:].max(axis=(0, 1))
             likeliest = np.argsort(-seen)[:_SERIAL_SHORTLIST].tolist()
-            others.append([alphabet[c] for c in likeliest if seen[c] >= SERIAL_FLOOR])
-            others[-1] = [c for c in others[-1] if c != ch]
+            others.append(
+                [alphabet[c] for c in likeliest if seen[c] >= SERIAL_FLOOR and alphabet[c] != ch]
+            )
         changeable = [i for i, o in enumerate(others) if o]
         texts = []
         for n in range(1, _SERIAL_CHANGES + 1):
