@@ -12,22 +12,12 @@ from underseal_device.errors import ModelIntegrityError
 from underseal_device.ocr import Recognizer
 from underseal_device.ocr.recognizer import DEFAULT_MODEL
 
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from tests.ocr_probs import steps as _steps
 
 
 @pytest.fixture(scope="module")
 def recognizer() -> Recognizer:
     return Recognizer()
-
-
-def _steps(*rows: dict[str, float]) -> np.ndarray:
-    """``T×C`` probabilities from one ``{character: p}`` per step; the rest is blank."""
-    out = np.zeros((len(rows), len(ALPHABET) + 1), np.float32)
-    for t, row in enumerate(rows):
-        for ch, p in row.items():
-            out[t, ALPHABET.index(ch) + 1] = p
-        out[t, 0] = 1.0 - sum(row.values())
-    return out
 
 
 def _crop(*members: np.ndarray) -> np.ndarray:

@@ -8,9 +8,8 @@ from underseal_device.ocr import Recognizer
 from underseal_device.ocr.recognizer import SERIAL_FLOOR, SERIAL_RATIO
 from underseal_device.synth import PlateSampler
 
+from tests.ocr_probs import steps
 from underseal.plates import standard_format
-
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +22,16 @@ def plain() -> Recognizer:
     return Recognizer(prefer_serial=False)
 
 
-def _crop(*steps: dict[str, float]) -> np.ndarray:
-    """``1×1×T×C`` probabilities from one ``{character: p}`` per step; the rest is blank."""
-    out = np.zeros((len(steps), len(ALPHABET) + 1), np.float32)
-    for t, row in enumerate(steps):
-        for ch, p in row.items():
-            out[t, ALPHABET.index(ch) + 1] = p
-        out[t, 0] = 1.0 - sum(row.values())
-    return out[None, None]
+def _crop(*rows: dict[str, float]) -> np.ndarray:
+    """``1×1×T×C`` probabilities: one crop read by one network (see :func:`steps`)."""
+    return steps(*rows)[None, None]
 
 
 def _plate(text: str, at: int, alternatives: dict[str, float]) -> np.ndarray:
     """``text`` read surely, one step per character, but step ``at`` split as ``alternatives``."""
-    steps = [{ch: 1.0} for ch in text]
-    steps[at] = alternatives
-    return _crop(*steps)
+    rows = [{ch: 1.0} for ch in text]
+    rows[at] = alternatives
+    return _crop(*rows)
 
 
 def test_an_o_among_the_digits_gives_way_to_a_nearly_as_likely_zero(
