@@ -101,6 +101,20 @@ class PlateText:
         return f"PlateText(<{len(self.text)} chars>, confidence={self.confidence:.3f})"
 
 
+def _char_steps(classes: Sequence[int]) -> list[slice]:
+    """The steps of each character greedy CTC reads: each run of one class other than blank."""
+    runs: list[slice] = []
+    start, previous = 0, 0
+    for t, c in enumerate(classes):
+        if c != previous:  # a run ends where the class changes, and one starts unless blank
+            if previous != 0:
+                runs.append(slice(start, t))
+            start, previous = t, c
+    if previous != 0:
+        runs.append(slice(start, len(classes)))
+    return runs
+
+
 def ctc_greedy(
     classes: Sequence[int], probs: Sequence[float], alphabet: str
 ) -> tuple[str, tuple[float, ...]]:
@@ -108,31 +122,14 @@ def ctc_greedy(
 
     ``classes`` is the best class per step and ``probs`` its probability; a
     character's confidence is its highest probability over the steps of its run.
+
+    Raises:
+        ValueError: ``classes`` and ``probs`` differ in length.
     """
-    chars: list[str] = []
-    confs: list[float] = []
-    previous = 0
-    for c, p in zip(classes, probs, strict=True):
-        if c != 0 and c != previous:
-            chars.append(alphabet[c - 1])
-            confs.append(p)
-        elif c != 0 and confs:
-            confs[-1] = max(confs[-1], p)
-        previous = c
-    return "".join(chars), tuple(confs)
-
-
-def _char_steps(classes: Sequence[int]) -> list[slice]:
-    """The steps of each character :func:`ctc_greedy` reads from ``classes``, in order."""
-    runs: list[slice] = []
-    previous = 0
-    for t, c in enumerate(classes):
-        if c != 0 and c != previous:
-            runs.append(slice(t, t + 1))
-        elif c != 0 and runs:
-            runs[-1] = slice(runs[-1].start, t + 1)
-        previous = c
-    return runs
+    if len(classes) != len(probs):
+        raise ValueError("classes and probs must have one entry per step")
+    runs = _char_steps(classes)
+    return "".join(alphabet[classes[r.start] - 1] for r in runs), tuple(max(probs[r]) for r in runs)
 
 
 @dataclass(frozen=True, slots=True)
