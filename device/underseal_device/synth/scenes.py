@@ -801,16 +801,18 @@ def _plate_light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     Often darker as a whole, and its top often in the overhang's shadow.
     """
-    out = img.astype(np.float32)
+    out = None  # a plate left as printed is returned as it is, not converted
     if rng.random() < 0.6:
+        out = img.astype(np.float32)
         out *= np.float32(rng.uniform(0.55, 0.95))
     if rng.random() < 0.4:
+        out = img.astype(np.float32) if out is None else out
         rows = out.shape[0]
         ramp = np.ones(rows, np.float32)
         reach = max(2, int(rows * rng.uniform(0.2, 0.5)))
         ramp[:reach] = np.linspace(float(rng.uniform(0.45, 0.8)), 1.0, reach)
         out *= ramp[:, None, None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return img if out is None else np.clip(out, 0, 255).astype(np.uint8)
 
 
 def _trim(cv: _Canvas, v: _Vehicle, rng: np.random.Generator, paint: Color, top: float) -> None:
