@@ -261,6 +261,8 @@ def test_standard_format_rejects_what_it_cannot_judge() -> None:
         standard_format("7ABC123", "XX")
     with pytest.raises(TypeError):
         standard_format(b"7ABC123")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        standard_format("7ABC123", 6)  # type: ignore[arg-type]
 
 
 def test_sample_is_reproducible() -> None:

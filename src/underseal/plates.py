@@ -664,13 +664,15 @@ def standard_format(text: str, jurisdiction: str | None = None) -> bool:
     that is not canonical (lower case, separators) does not fit.
 
     Raises:
-        TypeError: ``text`` is not a ``str``.
+        TypeError: ``text`` is not a ``str``, or ``jurisdiction`` neither ``None`` nor a ``str``.
         KeyError: ``jurisdiction`` is not a known code.
     """
     if not isinstance(text, str):
         raise TypeError(_MSG_TYPE)
     if jurisdiction is None:
         return _ANY_STANDARD.fullmatch(text) is not None
+    if not isinstance(jurisdiction, str):
+        raise TypeError("jurisdiction must be a str or None")
     grammar = _GRAMMARS.get(jurisdiction.upper())
     if grammar is None:
         raise KeyError("unknown jurisdiction code")
