@@ -12,7 +12,8 @@ and ``endtoend/eu``, one ground-truth plate per image. For each reader:
   frame resized to 1280×720.
 
 Rows: underseal's reader (detector + recognizer + grammar) at its shipped
-operating point and with the detector at the model's own threshold, RapidOCR's full
+operating point, the same without the detector's zoomed second pass (boxes
+from the first pass only), and with the detector at the model's own threshold, RapidOCR's full
 pipeline (DBNet detector + recognizer; optional, ``make eval-deps``), and
 OpenCV's two plate Haar cascades (detection, then our recognizer on their
 boxes, so their end-to-end row measures the cascade).
@@ -203,8 +204,12 @@ def main() -> None:
     # The shipped operating point, with whichever models are under test.
     reader = PlateReader(detector(RECALL_THRESHOLD), recognizer)
     ungated = PlateReader(detector(), recognizer)
+    first_pass = PlateReader(detector(RECALL_THRESHOLD), recognizer, refine=False)
     pipelines: dict[str, Pipeline | None] = {
         "underseal reader": underseal_pipeline(reader),
+        "underseal reader, boxes from the first pass only (no zoomed pass)": underseal_pipeline(
+            first_pass
+        ),
         "underseal reader, detector at its own threshold (no OCR gate)": underseal_pipeline(
             ungated
         ),

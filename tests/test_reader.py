@@ -57,10 +57,10 @@ def test_boxes_are_found_and_plates_read_on_rendered_scenes() -> None:
 
 
 # Measured with the shipped reader on these 25 plates: recall 1.0, precision
-# 0.90, read exactly 0.72 (1.0, 0.76 and 0.72 with two networks and the
-# detector before glossy vehicles; 0.96, 0.83 and 0.72 with the width-32
-# recognizer at the detector's earlier 0.4).
-# Each plate is 4 %: the floors allow at least three more misses.
+# 0.76 (37 of 49 reads on a plate), read exactly 0.72; without the zoomed
+# pass 1.0, 0.75 and 0.72 (this comment said 0.90 for precision before; it
+# measured 0.75 then too). Each plate is 4 %: the recall and read floors
+# allow at least three more misses, the precision floor two more false reads.
 RECALL_FLOOR = 0.84
 PRECISION_FLOOR = 0.7
 READ_FLOOR = 0.6
@@ -107,7 +107,12 @@ def test_a_region_of_interest_reports_boxes_in_frame_pixels() -> None:
     limited = PlateReader(full.detector, full.recognizer, roi=roi)
     reads = limited.read(scene.image)
     assert any(iou(_truth(plate.quad), r.box) >= 0.5 for r in reads)
-    assert all(roi[0] <= r.box[0] and r.box[2] <= roi[2] for r in reads)
+    # The zoomed pass sees the whole frame, so it may carry a box at the
+    # region's edge past it, to the object's own edge; the first pass cannot.
+    assert all(roi[0] <= (r.box[0] + r.box[2]) / 2 <= roi[2] for r in reads)
+    first = PlateReader(full.detector, full.recognizer, roi=roi, refine=False).read(scene.image)
+    assert first
+    assert all(roi[0] <= r.box[0] and r.box[2] <= roi[2] for r in first)
     with pytest.raises(ValueError, match="roi"):
         PlateReader(full.detector, full.recognizer, roi=(10, 10, 12, 400))
 

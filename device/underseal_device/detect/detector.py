@@ -9,11 +9,18 @@ parses it.
 Pipeline: ``resize (long side → input size) → pad to a multiple of 32 → run →
 threshold the score map → connected components → score-weighted box per
 component → overlap suppression → back to frame pixels``.
+
+:meth:`Detector.refine` is an optional second pass: each box's
+neighbourhood goes through the same model again, zoomed so the plate is
+about :data:`REFINE_WIDTH` px wide, and the box found there replaces the
+first. The first pass sees a small plate at a few cells of the score map;
+the zoomed pass places its edges from many more.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +44,7 @@ __all__ = [
     "decode",
     "default_detector",
     "prepare",
+    "prepare_scaled",
 ]
 
 DEFAULT_MODEL: Final = Path(__file__).resolve().parent.parent / "models" / "plate_detector.json"
@@ -53,6 +61,20 @@ MAX_SIDE: Final = 8192
 NMS_IOU: Final = 0.3
 #: Log-distances are clipped here before exp(), so a wild output cannot overflow.
 _MAX_LOG: Final = 7.0
+#: The zoomed second pass (:meth:`Detector.refine`). Its neighbourhood is the
+#: box widened by these shares of its width on each side and of its height
+#: above and below: room for a box that is off by a plate's half-width.
+REFINE_PAD: Final = (0.5, 1.0)
+#: The box's width in the zoomed input, px: a plate size the model finds
+#: well (it trained on plates from a few cells to most of a 256-px patch).
+REFINE_WIDTH: Final = 96
+#: The most a box is enlarged by, so a speck is not blown up into a plate.
+REFINE_MAX_SCALE: Final = 4.0
+#: Score threshold of the zoomed pass, fixed (the reader's operating point),
+#: so that changing a detector's own threshold changes only the first pass.
+REFINE_THRESHOLD: Final = 0.35
+#: A zoomed box replaces the first only if they overlap at least this much (IoU).
+REFINE_MIN_IOU: Final = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +142,19 @@ def prepare(frame: npt.NDArray[np.uint8], long_side: int) -> tuple[npt.NDArray[n
     """
     height, width = frame.shape[:2]
     scale = long_side / max(height, width)
+    return prepare_scaled(frame, scale), scale
+
+
+def prepare_scaled(frame: npt.NDArray[np.uint8], scale: float) -> npt.NDArray[np.float32]:
+    """Frame → ``1×3×H×W`` float32 input, resized by ``scale`` and padded to 32."""
+    height, width = frame.shape[:2]
     w, h = max(1, round(width * scale)), max(1, round(height * scale))
     inter = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(frame, (w, h), interpolation=inter)
     padded = np.zeros((-(-h // ALIGN) * ALIGN, -(-w // ALIGN) * ALIGN, 3), np.float32)
     padded[:h, :w] = resized
     padded *= np.float32(1 / 255)
-    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None]), scale
+    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
 
 
 def _iou(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -256,6 +284,59 @@ class Detector:
         return decode(
             self.run(batch)[0], scale=scale, threshold=self.threshold, frame_size=(width, height)
         )
+
+    def refine(
+        self, frame: npt.NDArray[np.uint8], detections: Sequence[Detection]
+    ) -> list[Detection]:
+        """``detections`` of ``frame``, each box re-placed by a zoomed second pass.
+
+        Each box's neighbourhood (:data:`REFINE_PAD`) is scaled so the box is
+        :data:`REFINE_WIDTH` px wide (at most :data:`REFINE_MAX_SCALE` times)
+        and run through the model again at :data:`REFINE_THRESHOLD`. The box
+        found there that overlaps the first most (IoU at least
+        :data:`REFINE_MIN_IOU`) replaces it; otherwise the first stays. A
+        detection keeps its first score, and order; one whose new box
+        overlaps an earlier one's by more than :data:`NMS_IOU` is dropped,
+        as the first pass would have.
+
+        Raises:
+            BadImage: a frame that is not an image of a usable size.
+        """
+        frame = check_frame(frame)
+        height, width = frame.shape[:2]
+        out: list[Detection] = []
+        for d in detections:
+            box = self._refined(frame, d.box, width, height)
+            kept = np.array([o.box for o in out], np.float64).reshape(-1, 4)
+            if out and _iou(np.array(box, np.float64), kept).max() > NMS_IOU:
+                continue
+            out.append(Detection(box, d.score))
+        return out
+
+    def _refined(
+        self, frame: npt.NDArray[np.uint8], box: tuple[int, int, int, int], width: int, height: int
+    ) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        w, h = x1 - x0, y1 - y0
+        px, py = REFINE_PAD
+        rx0, ry0 = max(0, int(x0 - px * w)), max(0, int(y0 - py * h))
+        rx1, ry1 = min(width, int(x1 + px * w + 1)), min(height, int(y1 + py * h + 1))
+        scale = min(REFINE_WIDTH / max(w, 1), REFINE_MAX_SCALE)
+        found = decode(
+            self.run(prepare_scaled(frame[ry0:ry1, rx0:rx1], scale))[0],
+            scale=scale,
+            threshold=REFINE_THRESHOLD,
+            frame_size=(rx1 - rx0, ry1 - ry0),
+        )
+        if not found:
+            return box
+        first = np.array([x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0], np.float64)
+        overlaps = _iou(first, np.array([f.box for f in found], np.float64))
+        best = int(overlaps.argmax())
+        if overlaps[best] < REFINE_MIN_IOU:
+            return box
+        bx0, by0, bx1, by1 = found[best].box
+        return bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0
 
 
 @lru_cache(maxsize=1)
