@@ -44,7 +44,9 @@ def test_a_box_off_its_plate_is_put_back_on_it() -> None:
     assert len(plates) >= 5
     before, after = [], []
     for scene, plate in plates:
-        off = _shifted(plate.box, 0.3, 0.25)  # a third of a plate right, a quarter down
+        x0, y0, x1, y1 = _shifted(plate.box, 0.3, 0.25)  # a third of a plate right, a quarter down
+        height, width = scene.image.shape[:2]
+        off = (x0, y0, min(x1, width), min(y1, height))
         (placed,) = _detector().refine(scene.image, [Detection(off, 0.5)])
         before.append(iou(plate.box, off))
         after.append(iou(plate.box, placed.box))
@@ -76,11 +78,15 @@ def test_two_boxes_that_land_on_one_plate_become_one() -> None:
     assert iou(plate.box, placed[0].box) >= 0.7
 
 
-def test_nothing_in_nothing_out_and_bad_frames_are_refused() -> None:
+def test_nothing_in_nothing_out_and_bad_input_is_refused() -> None:
     scene, _ = _large_plates()[0]
     assert _detector().refine(scene.image, []) == []
     with pytest.raises(BadImage, match="uint8"):
         _detector().refine(np.zeros((100, 100, 3), np.float32), [])
+    good = Detection((10, 10, 50, 30), 0.9)
+    for box in ((50, 10, 50, 30), (10, 30, 50, 10), (-5, 10, 50, 30), (1200, 10, 1400, 30)):
+        with pytest.raises(ValueError, match="empty or not inside"):
+            _detector().refine(scene.image, [good, Detection(box, 0.9)])
 
 
 def test_the_reader_reads_from_the_placed_boxes_and_can_do_without() -> None:

@@ -301,9 +301,15 @@ class Detector:
 
         Raises:
             BadImage: a frame that is not an image of a usable size.
+            ValueError: a box that is empty or not inside the frame (checked
+                for all before any is refined).
         """
         frame = check_frame(frame)
         height, width = frame.shape[:2]
+        for d in detections:
+            x0, y0, x1, y1 = d.box
+            if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+                raise ValueError(f"box {d.box} is empty or not inside the {width}x{height} frame")
         out: list[Detection] = []
         for d in detections:
             box = self._refined(frame, d.box, width, height)
