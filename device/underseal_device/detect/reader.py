@@ -5,10 +5,10 @@ Each detected box is first re-placed by the detector's zoomed second pass
 by a small margin (the recognizer was trained on tight detector-like crops
 and on loose ones) and cut from the full-size frame, so small plates keep
 every pixel the camera caught. All crops of a frame go through the
-recognizer in one batch. A reading that the plate
-grammar (:func:`underseal.plates.plausible`) rejects — sign words,
-impossible lengths — is dropped, and so are such candidates; the box stays,
-with empty text, so a tracker still sees the plate.
+recognizer in one batch. A reading that the plate grammar
+(:func:`underseal.plates.plausible`) rejects — sign words, impossible
+lengths — is dropped, and so are such candidates; the box stays, with empty
+text, so a tracker still sees the plate.
 """
 
 from __future__ import annotations
