@@ -64,6 +64,15 @@ def test_a_box_with_no_plate_near_it_stays_as_it_is() -> None:
     assert _detector().refine(sky, first) == first
 
 
+def test_a_weak_box_the_closer_look_does_not_find_again_is_dropped() -> None:
+    sky = np.full((720, 1280, 3), (200, 170, 140), np.uint8)
+    weak, strong = Detection((600, 300, 700, 350), 0.3), Detection((100, 100, 140, 120), 0.7)
+    assert _detector().refine(sky, [weak, strong], confirm_below=0.6) == [strong]
+    scene, plate = _large_plates()[0]
+    (found,) = _detector().refine(scene.image, [Detection(plate.box, 0.3)], confirm_below=0.6)
+    assert iou(plate.box, found.box) >= 0.7  # a weak box on a plate is found again and kept
+
+
 def test_two_boxes_that_land_on_one_plate_become_one() -> None:
     scene, plate = next(
         (s, p)

@@ -70,8 +70,9 @@ REFINE_PAD: Final = (0.5, 1.0)
 REFINE_WIDTH: Final = 96
 #: The most a box is enlarged by, so a speck is not blown up into a plate.
 REFINE_MAX_SCALE: Final = 4.0
-#: Score threshold of the zoomed pass, fixed (the reader's operating point),
-#: so that changing a detector's own threshold changes only the first pass.
+#: Score threshold of the zoomed pass, fixed (the reader's operating point
+#: when the pass was chosen, on rendered scenes), so that changing a
+#: detector's own threshold changes only the first pass.
 REFINE_THRESHOLD: Final = 0.35
 #: A zoomed box replaces the first only if they overlap at least this much (IoU).
 REFINE_MIN_IOU: Final = 0.3
@@ -286,7 +287,11 @@ class Detector:
         )
 
     def refine(
-        self, frame: npt.NDArray[np.uint8], detections: Sequence[Detection]
+        self,
+        frame: npt.NDArray[np.uint8],
+        detections: Sequence[Detection],
+        *,
+        confirm_below: float = 0.0,
     ) -> list[Detection]:
         """``detections`` of ``frame``, each box re-placed by a zoomed second pass.
 
@@ -294,10 +299,11 @@ class Detector:
         :data:`REFINE_WIDTH` px wide (at most :data:`REFINE_MAX_SCALE` times)
         and run through the model again at :data:`REFINE_THRESHOLD`. The box
         found there that overlaps the first most (IoU at least
-        :data:`REFINE_MIN_IOU`) replaces it; otherwise the first stays. A
-        detection keeps its first score, and order; one whose new box
-        overlaps an earlier one's by more than :data:`NMS_IOU` is dropped,
-        as the first pass would have.
+        :data:`REFINE_MIN_IOU`) replaces it; otherwise the first stays, or,
+        if it scored below ``confirm_below``, is dropped: a weak box that a
+        closer look does not find again. A detection keeps its first score,
+        and order; one whose new box overlaps an earlier one's by more than
+        :data:`NMS_IOU` is dropped, as the first pass would have.
 
         Raises:
             BadImage: a frame that is not an image of a usable size.
@@ -313,6 +319,10 @@ class Detector:
         out: list[Detection] = []
         for d in detections:
             box = self._refined(frame, d.box, width, height)
+            if box is None:
+                if d.score < confirm_below:
+                    continue
+                box = d.box
             kept = np.array([o.box for o in out], np.float64).reshape(-1, 4)
             if out and _iou(np.array(box, np.float64), kept).max() > NMS_IOU:
                 continue
@@ -321,7 +331,8 @@ class Detector:
 
     def _refined(
         self, frame: npt.NDArray[np.uint8], box: tuple[int, int, int, int], width: int, height: int
-    ) -> tuple[int, int, int, int]:
+    ) -> tuple[int, int, int, int] | None:
+        """The zoomed pass's box for ``box``, or None where it finds none there."""
         x0, y0, x1, y1 = box
         w, h = x1 - x0, y1 - y0
         px, py = REFINE_PAD
@@ -335,12 +346,12 @@ class Detector:
             frame_size=(rx1 - rx0, ry1 - ry0),
         )
         if not found:
-            return box
+            return None
         first = np.array([x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0], np.float64)
         overlaps = _iou(first, np.array([f.box for f in found], np.float64))
         best = int(overlaps.argmax())
         if overlaps[best] < REFINE_MIN_IOU:
-            return box
+            return None
         bx0, by0, bx1, by1 = found[best].box
         return bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0
 
