@@ -1,7 +1,8 @@
 """``read(frame) -> list[PlateRead]``: the detector, then the recognizer, then the plate grammar.
 
 Each detected box is first re-placed by the detector's zoomed second pass
-(:meth:`~underseal_device.detect.detector.Detector.refine`), then widened
+(:meth:`~underseal_device.detect.detector.Detector.refine`; a weak box that
+the pass does not find again is dropped there), then widened
 by a small margin (the recognizer was trained on tight detector-like crops
 and on loose ones) and cut from the full-size frame, so small plates keep
 every pixel the camera caught. All crops of a frame go through the
@@ -88,8 +89,10 @@ class PlateReader:
         run below it (the shipped one runs at :data:`RECALL_THRESHOLD`).
 
         ``refine``: re-place each box with the detector's zoomed second pass
-        before it is read (:meth:`Detector.refine`). On rendered scenes it
-        reads more plates right; it costs one small detector run per box.
+        before it is read (:meth:`Detector.refine`), and drop a box scoring
+        under ``confident`` that the pass does not find again. On rendered
+        scenes it reads more plates right; it costs one small detector run
+        per box and saves the OCR of each box it drops.
 
         Raises:
             ModelIntegrityError: a shipped model is missing or altered.
