@@ -68,7 +68,10 @@ HOTLIST = ("7ABC123", "5XYZ987", "8KTW472", "4MNP215")
 SPEC = TrafficSpec(seed=2026, width=1280, height=720, fps=15, passes=30, hotlist=HOTLIST,
                    hit_share=0.3)  # fmt: skip
 US_HOLD = 3  # frames per photo
-STAGES = ("capture", "motion gate", "detection", "ocr", "tracking", "match", "seal + outbox")
+STAGES = (
+    "capture", "motion gate", "detection", "zoomed pass", "ocr", "tracking", "match",
+    "seal + outbox",
+)  # fmt: skip
 
 
 @dataclass
@@ -121,6 +124,7 @@ def instrument(pipeline: Pipeline, timings: Timings) -> None:
     reader = pipeline.reader
     assert isinstance(reader, PlateReader)
     _timed(reader.detector, "detect", "detection", timings)
+    _timed(reader.detector, "refine", "zoomed pass", timings)
     _timed(reader, "read_detections", "ocr", timings)
     if pipeline.motion is not None:
         _timed(pipeline.motion, "moved", "motion gate", timings)
