@@ -414,7 +414,8 @@ def _write_card(
         ("input", f"grayscale crop resized to {HEIGHT}×{WIDTH}, scaled to [0, 1]"),
         ("output", f"{len(members)}×" * many + f"{WIDTH // 4}×{CLASSES} logits per "
          f"crop (blank + {len(ALPHABET)} characters per step); greedy CTC decoding, then "
-         "the serial-format prior over the best 3 readings (`underseal_device.ocr.recognizer`)"),
+         "the serial-format prior: one or two characters replaced by others the networks saw "
+         "there (`underseal_device.ocr.recognizer`)"),
         ("parameters", f"{parameters:,} ({len(members)} × width {first.width})"
          if many else f"{parameters:,} (width {first.width})"),
         ("quantization", quantized),
