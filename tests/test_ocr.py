@@ -187,6 +187,47 @@ def test_beam_search_sums_every_path_of_a_reading() -> None:
     assert _beam(probs, "AB", k=1, width=4)[0].text == "AA"
 
 
+def _plain_beam(probs: np.ndarray, alphabet: str, k: int, width: int) -> list[tuple[str, float]]:
+    """The prefix beam search with nothing pruned but classes under 1e-4: the reference."""
+    beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}
+    for step in probs:
+        nxt: dict[str, tuple[float, float]] = {}
+        for prefix, (p_b, p_nb) in beams.items():
+            b, nb = nxt.get(prefix, (0.0, 0.0))
+            nxt[prefix] = (b + (p_b + p_nb) * float(step[0]), nb)
+            for c in (c for c in np.flatnonzero(step >= 1e-4).tolist() if c != 0):
+                ch, p = alphabet[c - 1], float(step[c])
+                if prefix and prefix[-1] == ch:
+                    b, nb = nxt[prefix]
+                    nxt[prefix] = (b, nb + p_nb * p)
+                    b, nb = nxt.get(prefix + ch, (0.0, 0.0))
+                    nxt[prefix + ch] = (b, nb + p_b * p)
+                else:
+                    b, nb = nxt.get(prefix + ch, (0.0, 0.0))
+                    nxt[prefix + ch] = (b, nb + (p_b + p_nb) * p)
+        beams = dict(sorted(nxt.items(), key=lambda kv: -sum(kv[1]))[:width])
+    ranked = sorted(beams.items(), key=lambda kv: -sum(kv[1]))
+    return [(text, p_b + p_nb) for text, (p_b, p_nb) in ranked[:k] if text]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_pruned_beam_search_returns_what_the_plain_one_does(seed: int) -> None:
+    # Peaked to flat steps: on a flat one dozens of classes pass 1e-4, as on real scenes.
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        steps, classes = int(rng.integers(4, 24)), int(rng.integers(3, 12))
+        logits = rng.normal(size=(steps, classes)) * rng.uniform(0.5, 8.0, size=(steps, 1))
+        logits[:, 0] += rng.uniform(0, 4)  # blank-heavy, as CTC outputs are
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True)).astype(np.float32)
+        probs /= probs.sum(axis=1, keepdims=True)
+        alphabet = "ABCDEFGHIJK"[: classes - 1]
+        for k, width in ((1, 1), (3, 8), (5, 5), (4, 16)):
+            got = [(c.text, c.probability) for c in _beam(probs, alphabet, k, width)]
+            want = _plain_beam(probs, alphabet, k, width)
+            assert [t for t, _ in got] == [t for t, _ in want]
+            assert [p for _, p in got] == pytest.approx([p for _, p in want], rel=1e-9)
+
+
 def test_candidates_are_ranked_and_bounded(recognizer: Recognizer) -> None:
     sampler = PlateSampler(seed=77)
     samples = [sampler.sample_at(i) for i in range(30)]
