@@ -8,6 +8,9 @@ and ``endtoend/eu``, one ground-truth plate per image. For each reader:
   ground truth is at least 0.5 (each ground truth matched once);
 - end to end exact: the ground-truth plate counts as read when some read's
   box overlaps its box (any overlap) and the read's text equals it;
+- end to end after folding: the same, with both texts folded
+  (:func:`underseal.plates.fold`: O and 0, I and 1, B and 8... as one), which
+  is all a hotlist match asks of a read;
 - frames per second (median per-frame time) at the native size and with the
   frame resized to 1280×720.
 
@@ -37,6 +40,7 @@ from underseal_device.ocr import Recognizer
 
 from bench.eval_ocr import clean
 from bench.harness import Row, figure, report
+from underseal.plates import fold
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openalpr"
 
@@ -88,6 +92,7 @@ class Score:
     recall: float
     precision: float
     exact: float
+    folded: float
     ms_native: float
     ms_720p: float
     failures: int
@@ -95,7 +100,7 @@ class Score:
 
 def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
     """Detection, end-to-end and speed figures of one pipeline on one set."""
-    found = right = claimed = exact = failures = 0
+    found = right = claimed = exact = folded = failures = 0
     native: list[float] = []
     for item in items:
         start = time.perf_counter()
@@ -109,6 +114,8 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
         right += sum(iou(b, item.box) >= 0.5 for b in boxes)
         found += any(iou(b, item.box) >= 0.5 for b in boxes)
         exact += any(iou(b, item.box) > 0 and t == item.text for b, t in reads)
+        folded += any(iou(b, item.box) > 0 and bool(t) and fold(t) == fold(item.text)
+                      for b, t in reads)  # fmt: skip
     wide: list[float] = []
     for item in items[:speed_frames]:
         frame = cv2.resize(item.image, (1280, 720), interpolation=cv2.INTER_LINEAR)
@@ -121,6 +128,7 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
     n = len(items)
     return Score(
         n=n, recall=found / n, precision=right / max(claimed, 1), exact=exact / n,
+        folded=folded / n,
         ms_native=statistics.median(native) * 1e3, ms_720p=statistics.median(wide) * 1e3,
         failures=failures,
     )  # fmt: skip
@@ -239,6 +247,7 @@ def main() -> None:
                 figure(f"{label}, detection precision", 100 * s.precision, unit="%", n=s.n),
                 figure(f"{label}, end-to-end exact", 100 * s.exact, unit="%", n=s.n,
                        goal=goal_e2e if ours else "", failures=s.failures),
+                figure(f"{label}, end-to-end after folding", 100 * s.folded, unit="%", n=s.n),
                 figure(f"{label}, frames/s native size", 1e3 / s.ms_native, unit="fps", n=s.n,
                        ms_median=s.ms_native),
                 figure(f"{label}, frames/s at 1280×720", 1e3 / s.ms_720p, unit="fps",
