@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 
 import numpy as np
-from underseal_device.detect.reader import crop_box, shipped_reader
+from underseal_device.detect.reader import shipped_reader
 from underseal_device.ocr import Recognizer
 from underseal_device.synth import PlateSampler
 
@@ -25,15 +25,7 @@ def reader_crops(limit: int = 20) -> list[np.ndarray]:
     if not (DATA / "endtoend" / "us").is_dir():
         return []
     reader = shipped_reader()
-    out = []
-    for item in scenes(DATA, "us")[0][:limit]:
-        frame = item.image
-        found = reader.detector.detect(frame)
-        placed = reader.detector.refine(frame, found, confirm_below=reader.confident)
-        size = (frame.shape[1], frame.shape[0])
-        for x0, y0, x1, y1 in (crop_box(d.box, size, *reader.margin) for d in placed):
-            out.append(np.ascontiguousarray(frame[y0:y1, x0:x1]))
-    return out
+    return [crop for item in scenes(DATA, "us")[0][:limit] for crop in reader.crops(item.image)]
 
 
 def main() -> None:

@@ -111,3 +111,25 @@ def test_the_reader_reads_from_the_placed_boxes_and_can_do_without() -> None:
     assert first
     assert set(first) <= {d.box for d in found}
     assert set(placed) != set(first)  # the zoomed pass moved some box here
+
+
+@pytest.mark.parametrize("roi", [None, (0, 200, 1280, 720)])
+def test_the_reader_s_crops_are_what_it_reads(roi: tuple[int, int, int, int] | None) -> None:
+    scene = max((s for s, _ in _large_plates()), key=lambda s: len(s.plates))
+    reader = PlateReader(_detector(), default_recognizer(), roi=roi)
+    seen: list[np.ndarray] = []
+    real_read = reader.recognizer.read
+
+    def read(crops: list[np.ndarray], **kwargs: int) -> object:
+        seen.extend(crops)
+        return real_read(crops, **kwargs)
+
+    reader.recognizer.read = read  # type: ignore[method-assign,assignment]
+    try:
+        reader.read(scene.image)
+    finally:
+        del reader.recognizer.read  # the shared recognizer gets its own method back
+    crops = reader.crops(scene.image)
+    assert crops
+    assert len(crops) == len(seen)
+    assert all(np.array_equal(a, b) for a, b in zip(crops, seen, strict=True))

@@ -120,8 +120,21 @@ class PlateReader:
             BadImage: a frame that is not an image of a usable size.
         """
         frame = check_frame(frame)
+        return self.read_detections(frame, self._detections(frame))
+
+    def crops(self, frame: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint8]]:
+        """The crops of ``frame`` that :meth:`read` gives the recognizer, in its order.
+
+        Raises:
+            BadImage: a frame that is not an image of a usable size.
+        """
+        frame = check_frame(frame)
+        return self._cut(frame, self._detections(frame))
+
+    def _detections(self, frame: npt.NDArray[np.uint8]) -> list[Detection]:
+        """The boxes :meth:`read` reads in a checked ``frame``: found, then placed."""
         if self.roi is None:
-            return self.read_detections(frame, self._placed(frame, self.detector.detect(frame)))
+            return self._placed(frame, self.detector.detect(frame))
         height, width = frame.shape[:2]
         x0, y0 = min(self.roi[0], width - 16), min(self.roi[1], height - 16)
         x1, y1 = min(self.roi[2], width), min(self.roi[3], height)
@@ -132,7 +145,7 @@ class PlateReader:
             for b in (d.box,)
         ]
         # The zoomed pass looks at the whole frame, so a plate at the region's edge is whole.
-        return self.read_detections(frame, self._placed(frame, shifted))
+        return self._placed(frame, shifted)
 
     def _placed(self, frame: npt.NDArray[np.uint8], found: list[Detection]) -> list[Detection]:
         if not self.refine:
@@ -147,9 +160,7 @@ class PlateReader:
         """Read the plates in already-detected boxes of ``frame`` (BGR uint8)."""
         if not detections:
             return []
-        height, width = frame.shape[:2]
-        boxes = [crop_box(d.box, (width, height), *self.margin) for d in detections]
-        crops = [np.ascontiguousarray(frame[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes]
+        crops = self._cut(frame, detections)
         results = self.recognizer.read(crops, k=self.candidates, width=max(8, self.candidates))
         out: list[PlateRead] = []
         for d, (text, candidates) in zip(detections, results, strict=True):
@@ -171,6 +182,14 @@ class PlateReader:
                 )
             )
         return out
+
+    def _cut(
+        self, frame: npt.NDArray[np.uint8], detections: list[Detection]
+    ) -> list[npt.NDArray[np.uint8]]:
+        """Each box widened by the margins and cut from ``frame``, contiguous for the recognizer."""
+        height, width = frame.shape[:2]
+        boxes = [crop_box(d.box, (width, height), *self.margin) for d in detections]
+        return [np.ascontiguousarray(frame[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes]
 
 
 def shipped_reader(
