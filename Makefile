@@ -38,10 +38,10 @@ bench:  ## run benchmarks: print tables, write JSON to bench/results/
 load:  ## records server under many cameras and investigators, SQLite and PostgreSQL (1, 2, 4 processes), ~5 min; ARGS=--help
 	$(BIN)/python -m bench.load $(ARGS)
 
-train-ocr:  ## train the plate recognizer, two networks on synthetic plates (CPU, ~40 min each on 2 cores; kept in build/train-ocr); ARGS=--help
+train-ocr:  ## train the plate recognizer, three networks on synthetic plates (CPU, ~40 min each on 2 cores; kept in build/train-ocr); ARGS=--help
 	$(BIN)/python -m underseal_device.train.ocr $(ARGS)
 
-train-detector:  ## train the plate detector on rendered scenes (CPU, ~40 min on 2 cores); ARGS=--help
+train-detector:  ## train the plate detector on rendered scenes (CPU, ~50 min on 2 cores); ARGS=--help
 	$(BIN)/python -m underseal_device.train.detector $(ARGS)
 
 operating-point:  ## choose the reader's detector threshold by its rule on rendered scenes (after any model change)
