@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
@@ -62,6 +62,34 @@ def figure(name: str, value: float, *, unit: str, n: int, goal: str = "", **extr
     return Row(name, value, unit, value, value, n, goal, dict(extra))
 
 
+#: The CPU flags that decide how fast onnxruntime's float and int8 kernels run.
+VECTOR_FLAGS: Final = (
+    "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+    "amx_int8",
+)  # fmt: skip
+
+
+def cpu_identity(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """The first CPU's model name, family, model, stepping and vector flags (empty if unknown)."""
+    fields = {"model name": "model name", "cpu family": "family", "model": "model",
+              "stepping": "stepping", "flags": "flags"}  # fmt: skip
+    out: dict[str, str] = {}
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        key, _, value = line.partition(":")
+        name = fields.get(key.strip())
+        if name is None or name in out:
+            continue
+        if name == "flags":
+            have = set(value.split())
+            value = " ".join(f for f in VECTOR_FLAGS if f in have)
+        out[name] = value.strip()
+    return out
+
+
 def machine() -> dict[str, Any]:
     """Facts about the machine and the libraries, stored beside every figure."""
     import cryptography
@@ -74,14 +102,7 @@ def machine() -> dict[str, Any]:
         except ImportError:
             versions[module] = "not installed"
 
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_identity()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -89,7 +110,11 @@ def machine() -> dict[str, Any]:
     except OSError:
         commit = ""
     return {
-        "cpu": cpu or platform.processor(),
+        "cpu": cpu.get("model name") or platform.processor(),
+        # "AMD EPYC" names CPUs from 2017 to now: the family, model and vector units
+        # tell them apart, and the models' speed depends on them several times over.
+        "cpu_id": " ".join(f"{k} {cpu[k]}" for k in ("family", "model", "stepping") if k in cpu),
+        "cpu_vector_isa": cpu.get("flags", ""),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
