@@ -321,7 +321,7 @@ def main() -> None:
             videos.append(("US photos as 1280x720 video", us_video(scratch)))
         else:
             print(f"{DATA / 'endtoend' / 'us'} not found: the US-photo video is skipped")
-        reader = shipped_reader(detector_threads=2)
+        reader = shipped_reader()  # the camera's own reader, as `underseal-device run` builds it
         kept: list[PassRead] = []
         bundle: HotlistBundle | None = None
         for number, (label, video) in enumerate(videos):

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from underseal_device.detect import Detector, PlateReader
 from underseal_device.detect.detector import Detection
-from underseal_device.detect.reader import RECALL_THRESHOLD
+from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS
 from underseal_device.ocr import Recognizer
 
 from bench.eval_ocr import clean
@@ -201,13 +201,16 @@ def main() -> None:
 
     def detector(threshold: float | None = None) -> Detector:
         if args.detector is None:
-            return Detector(threads=2, threshold=threshold)
-        return Detector(args.detector, threads=2, threshold=threshold, unsafe_trust_manifest=True)
+            return Detector(threads=THREADS, threshold=threshold)
+        return Detector(
+            args.detector, threads=THREADS, threshold=threshold, unsafe_trust_manifest=True
+        )
 
+    # Both models on the camera's threads (see THREADS), so the frames/s are the camera's.
     recognizer = (
-        Recognizer()
+        Recognizer(threads=THREADS)
         if args.recognizer is None
-        else Recognizer(args.recognizer, unsafe_trust_manifest=True)
+        else Recognizer(args.recognizer, threads=THREADS, unsafe_trust_manifest=True)
     )
     # The shipped operating point, with whichever models are under test.
     reader = PlateReader(detector(RECALL_THRESHOLD), recognizer)

@@ -15,7 +15,7 @@ import pytest
 from underseal_device.camera.tracking import iou
 from underseal_device.detect import Detector, PlateReader, default_reader, read
 from underseal_device.detect.detector import default_detector
-from underseal_device.detect.reader import RECALL_THRESHOLD
+from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS
 from underseal_device.errors import BadImage
 from underseal_device.synth.scenes import Scene, SceneSampler
 from underseal_device.train import operating_point
@@ -139,3 +139,14 @@ def test_the_shipped_operating_point_is_the_rules_choice() -> None:
 def test_the_shipped_detector_is_the_pinned_one() -> None:
     detector = default_detector()
     assert detector.spec.sha256 in detector.spec.path.with_suffix(".md").read_text()
+
+
+def test_the_camera_reads_with_both_models_on_the_reader_threads() -> None:
+    # What `python -m bench detector` and `make eval` time is what the camera runs:
+    # the camera's reader hook gives the shipped reader, each model on THREADS.
+    from underseal_device.camera.readers import default_reader as camera_reader
+
+    reader = default_reader()
+    assert camera_reader() is reader
+    for session in (reader.detector._session, reader.recognizer._session):
+        assert session.get_session_options().intra_op_num_threads == THREADS

@@ -24,7 +24,7 @@ from underseal_device.detect.detector import Detection, Detector, check_frame
 from underseal_device.ocr.recognizer import Recognizer, default_recognizer
 from underseal_device.reads import Box, PlateRead
 
-__all__ = ["PlateReader", "crop_box", "default_reader", "read", "shipped_reader"]
+__all__ = ["THREADS", "PlateReader", "crop_box", "default_reader", "read", "shipped_reader"]
 
 #: Margins added around a detected box before it is cut, as shares of its
 #: width and height (each side).
@@ -47,6 +47,11 @@ CANDIDATES = 3
 #: confirmation the choice was 0.35 (96.3 %, 93.8 % and 82.8 % without the
 #: zoomed pass), and 0.4 with one width-32 network.
 RECALL_THRESHOLD = 0.25
+#: onnxruntime threads for each of the shipped reader's models: the camera's two
+#: cores. Detection, the zoomed pass and OCR run one after another, never at
+#: once, so each stage may use both. ``python -m bench detector`` times the
+#: reader this way beside the recognizer on one thread (its default).
+THREADS = 2
 
 
 def crop_box(
@@ -193,9 +198,12 @@ class PlateReader:
 
 
 def shipped_reader(
-    *, detector_threads: int = 1, recognizer_threads: int = 1, roi: Box | None = None
+    *, detector_threads: int = THREADS, recognizer_threads: int = THREADS, roi: Box | None = None
 ) -> PlateReader:
     """The shipped models at the shipped operating point (see :data:`RECALL_THRESHOLD`).
+
+    The camera's reader: ``underseal-device run`` reads through
+    :func:`default_reader`, which is this one with its defaults.
 
     Raises:
         ModelIntegrityError: a shipped model is missing or altered.
