@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,7 @@ from underseal_device.camera.capture import (
     FolderSource,
     Frame,
     MotionGate,
+    NewestFrames,
     Sampler,
     VideoSource,
     open_source,
@@ -133,3 +136,94 @@ def test_a_png_bomb_in_a_folder_is_a_bad_frame_not_gigabytes(tmp_path: Path) -> 
     source = FolderSource(folder, fps=10)
     assert len(list(source.frames())) == 2
     assert source.bad_frames == 1
+
+
+class _Live:
+    """A live source driven step by step: ``script`` items are frame numbers, events to wait
+    for (the consumer's go-ahead) or events to set (to say what was sent); an exception
+    ends it."""
+
+    def __init__(self, *script: int | threading.Event | tuple[str, threading.Event]) -> None:
+        self.script = script
+        self.closed = threading.Event()
+
+    def frames(self) -> Iterator[Frame]:
+        image = np.zeros((4, 4, 3), np.uint8)
+        try:
+            for step in self.script:
+                if isinstance(step, threading.Event):
+                    assert step.wait(10), "the consumer never went on"
+                elif isinstance(step, tuple):
+                    step[1].set()
+                else:
+                    yield Frame(step, step / 30, image)
+        finally:
+            self.closed.set()  # the capture is released in the reader's thread
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_slow_pipeline_gets_the_newest_frame_of_a_live_source() -> None:
+    # Frames 1-3 arrive while the pipeline is busy with frame 0: it gets 3, never 1 or 2.
+    busy_done, sent = threading.Event(), threading.Event()
+    source = NewestFrames(_Live(0, busy_done, 1, 2, 3, ("sent", sent)))
+    frames = source.frames()
+    assert next(frames).index == 0
+    busy_done.set()
+    assert sent.wait(10)
+    assert [f.index for f in frames] == [3]
+    assert source.dropped == 2
+
+
+def test_a_fast_pipeline_sees_every_frame_of_a_live_source() -> None:
+    steps: list[int | threading.Event | tuple[str, threading.Event]] = []
+    taken = [threading.Event() for _ in range(5)]
+    for i, event in enumerate(taken):
+        steps += [i, event]  # the source waits until the pipeline took each frame
+    source = NewestFrames(_Live(*steps))
+    seen = []
+    for frame, event in zip(source.frames(), taken, strict=False):
+        seen.append(frame.index)
+        event.set()
+    assert seen == [0, 1, 2, 3, 4]
+    assert source.dropped == 0
+
+
+def test_a_live_source_that_is_lost_raises_in_the_pipeline_after_its_last_frame() -> None:
+    class Lost(_Live):
+        def frames(self) -> Iterator[Frame]:
+            yield from super().frames()
+            raise SourceLost("stream test stopped delivering frames")
+
+    source = NewestFrames(Lost(0))
+    frames = source.frames()
+    assert next(frames).index == 0
+    with pytest.raises(SourceLost, match="stopped delivering"):
+        next(frames)
+
+
+def test_closing_stops_the_reader_and_releases_the_source() -> None:
+    # A stream that holds the reader after two frames, sends a third, then would hold it
+    # for good: the reader must stop at the third, not wait on.
+    held, forever = threading.Event(), threading.Event()
+    live = _Live(0, 1, held, 2, forever)
+    source = NewestFrames(live, join_timeout=0.2)
+    frames = source.frames()
+    next(frames)
+    source.close()  # the pipeline stops (run() and the CLI close their source at the end)
+    held.set()
+    assert live.closed.wait(5), "the reader did not stop after the frame it waited for"
+    assert source._reader is not None
+    source._reader.join(5)
+    assert not source._reader.is_alive()
+    forever.set()
+
+
+def test_cameras_and_streams_are_read_for_their_newest_frame_and_files_in_full(
+    tmp_path: Path,
+) -> None:
+    assert isinstance(open_source("rtsp://10.0.0.5/live"), NewestFrames)
+    assert isinstance(open_source(0), NewestFrames)
+    path = write_video(tmp_path / "road.avi", render(MOVING, 3))
+    assert isinstance(open_source(str(path)), VideoSource)

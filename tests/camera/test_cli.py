@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from typer.testing import CliRunner
+from underseal_device.camera.capture import Frame, NewestFrames
 from underseal_device.camera.cli import app
 from underseal_device.camera.runtime import CameraRuntime
 
@@ -156,6 +159,47 @@ def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
     assert shown.exit_code == 0, shown.output
     assert "hits" in shown.output
     assert isinstance(cw.client(), httpx.Client)
+
+
+def test_run_counts_the_frames_a_live_source_sent_while_the_pipeline_was_busy(
+    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cw = camera_world
+    images = traffic.render(VEHICLES, 12)
+
+    class Burst:
+        """A stream that sends one frame, then eleven at once, faster than any pipeline."""
+
+        def frames(self) -> Iterator[Frame]:
+            for i, image in enumerate(images):
+                yield Frame(i, i / 30, image)
+                if i == 0:
+                    time.sleep(0.2)  # the pipeline takes frame 0 and is busy with it
+
+        def close(self) -> None:
+            pass
+
+    source = NewestFrames(Burst())
+    from underseal_device.camera import cli
+
+    cw.runtime.close()
+    monkeypatch.setattr(cli, "open_source", lambda spec: source)
+    monkeypatch.setattr(
+        cli,
+        "_runtime",
+        lambda state, server: CameraRuntime(state, client=cw.client(), clock=cw.world.clock),
+    )
+    result = runner.invoke(
+        app,
+        ["run", "--state-dir", str(cw.state.root), "--source", "rtsp://camera.test/live",
+         "--server", "http://testserver", "--reader", "tests.camera.test_cli:scripted_reader"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    status = json.loads((cw.state.root / "status.json").read_text())
+    # Every frame sent was either read into the pipeline or counted as dropped.
+    assert status["frames_dropped"] == source.dropped > 0
+    assert status["frames_in"] + status["frames_dropped"] == len(images)
+    assert f"dropped {source.dropped}" in result.output
 
 
 def test_the_default_reader_hook_builds_the_detector_or_says_why_not() -> None:

@@ -15,6 +15,7 @@ microseconds, far less than running the detector on an empty road.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ __all__ = [
     "Frame",
     "FrameSource",
     "MotionGate",
+    "NewestFrames",
     "Sampler",
     "VideoSource",
     "open_source",
@@ -251,6 +253,83 @@ class FolderSource:
         """Nothing to release."""
 
 
+class NewestFrames:
+    """A live source read on a thread of its own, so the pipeline always gets its newest frame.
+
+    A camera or a stream does not wait for its reader: OpenCV queues what it
+    is sent (FFmpeg's network buffer, V4L2's ring of buffers), so a pipeline
+    slower than the source falls further behind with every frame, and every
+    frame's time, stamped when it is read, drifts from when it was seen
+    (opencv/opencv#13145). Here a thread reads the source as fast as it
+    delivers and keeps the newest frame only; the pipeline takes the newest
+    whenever it is ready, and the frames it never saw are counted in
+    ``dropped``. An error the source raises (:class:`SourceLost`) reaches
+    the pipeline after the frame before it. Files are not wrapped: a file
+    waits for its reader, and every frame of it is read.
+    """
+
+    def __init__(self, source: FrameSource, *, join_timeout: float = 5.0) -> None:
+        self.source = source
+        self.dropped = 0
+        self._join_timeout = join_timeout
+        self._ready = threading.Condition()
+        self._newest: Frame | None = None
+        self._error: BaseException | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"NewestFrames({self.source!r})"
+
+    def _read(self) -> None:
+        try:
+            for frame in self.source.frames():
+                with self._ready:
+                    self.dropped += self._newest is not None
+                    self._newest = frame
+                    self._ready.notify()
+                if self._stop.is_set():
+                    break  # closes the source's generator, which releases its capture
+        except BaseException as error:  # handed to the pipeline's thread, raised there
+            self._error = error
+        finally:
+            with self._ready:
+                self._done = True
+                self._ready.notify()
+
+    def frames(self) -> Iterator[Frame]:
+        """The newest frame each time one is asked for, until the source ends.
+
+        Raises:
+            SourceError: the source does not open at all.
+            SourceLost: a live source dropped and stayed down.
+        """
+        self._stop.clear()
+        self._newest, self._error, self._done = None, None, False
+        self._reader = threading.Thread(target=self._read, name="underseal-capture", daemon=True)
+        self._reader.start()
+        try:
+            while True:
+                with self._ready:
+                    self._ready.wait_for(lambda: self._newest is not None or self._done)
+                    frame, self._newest = self._newest, None
+                    if frame is None:
+                        if self._error is not None:
+                            raise self._error
+                        return
+                yield frame
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading: the reader thread ends after the frame it is waiting for."""
+        self._stop.set()
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(self._join_timeout)
+
+
 def open_source(
     spec: str | int | Path,
     *,
@@ -260,28 +339,35 @@ def open_source(
 ) -> FrameSource:
     """The frame source ``spec`` names: a camera index, a stream URL, a folder or a video file.
 
+    A camera or a stream comes wrapped in :class:`NewestFrames`: the
+    pipeline gets its newest frame, and never falls behind it.
+
     Raises:
         SourceError: a path that does not exist, or is neither a folder nor a file.
     """
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and len(spec) <= 3):
         index = int(spec)
-        return VideoSource(
-            lambda: cv2.VideoCapture(index),
-            live=True,
-            name=f"camera {index}",
-            backoff=backoff,
-            sleep=sleep,
+        return NewestFrames(
+            VideoSource(
+                lambda: cv2.VideoCapture(index),
+                live=True,
+                name=f"camera {index}",
+                backoff=backoff,
+                sleep=sleep,
+            )
         )
     text = str(spec)
     if _STREAM_URL.match(text):
         # The URL may carry credentials (rtsp://user:pass@host): name the scheme and host only.
         shown = re.sub(r"//[^@/]*@", "//", text).split("?")[0]
-        return VideoSource(
-            lambda: cv2.VideoCapture(text, cv2.CAP_FFMPEG),
-            live=True,
-            name=f"stream {shown}",
-            backoff=backoff,
-            sleep=sleep,
+        return NewestFrames(
+            VideoSource(
+                lambda: cv2.VideoCapture(text, cv2.CAP_FFMPEG),
+                live=True,
+                name=f"stream {shown}",
+                backoff=backoff,
+                sleep=sleep,
+            )
         )
     path = Path(text)
     if path.is_dir():

@@ -122,7 +122,8 @@ def _status_line(counters: Counters, depth: int) -> str:
     memory = f" ({waiting} in memory: DISK FULL)" if waiting else ""
     return (
         f"{counters.fps:5.1f} fps | frames {counters.frames_in} "
-        f"(read {counters.frames_processed}, still {counters.frames_still}) | "
+        f"(read {counters.frames_processed}, still {counters.frames_still}, "
+        f"dropped {counters.frames_dropped}) | "
         f"reads {counters.reads} | passes {counters.passes} | hits {counters.hits} | "
         f"outbox {depth}{memory} | {health}"
     )
@@ -225,6 +226,7 @@ def run(
     try:
         for frame in frames.frames():
             pipeline.process(frame)
+            pipeline.note_source(frames)
             now = time.monotonic()
             if now - last_sync >= sync_interval:
                 last_sync = now
@@ -276,8 +278,8 @@ def status(state_dir: StateOption = DEFAULT_STATE) -> None:
     reason = data.get("health_reason", "never run")
     table.add_row("health", "ok" if data.get("healthy") else f"unhealthy ({reason})")
     table.add_row("outbox", f"{depth} waiting ({refused} refused by the server)")
-    for key in ("fps", "frames_in", "frames_processed", "frames_still", "reads", "passes",
-                "passes_unreadable", "passes_unchecked", "hits", "hits_unsealed",
+    for key in ("fps", "frames_in", "frames_dropped", "frames_processed", "frames_still",
+                "reads", "passes", "passes_unreadable", "passes_unchecked", "hits", "hits_unsealed",
                 "hits_repeated", "hits_lost", "outbox_in_memory"):  # fmt: skip
         if key in data:
             table.add_row(key.replace("_", " "), str(data[key]))

@@ -68,6 +68,7 @@ class Counters:
     """Running totals, per-hour counts and the health of one camera process."""
 
     frames_in: int = 0
+    frames_dropped: int = 0  # sent by a live source while the pipeline was busy: never seen
     frames_sampled_out: int = 0
     frames_still: int = 0
     frames_processed: int = 0

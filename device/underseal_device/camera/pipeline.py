@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from underseal_device.camera.capture import Frame, FrameSource, MotionGate, Sampler
+from underseal_device.camera.capture import Frame, FrameSource, MotionGate, NewestFrames, Sampler
 from underseal_device.camera.counters import Counters
 from underseal_device.camera.errors import NoEpochKey, OutboxFull
 from underseal_device.camera.hits import HitSealer, SealedHit
@@ -152,6 +152,11 @@ class Pipeline:
         self._recent_hits[ref] = max(passed.last_seen, self._recent_hits.get(ref, passed.last_seen))
         return repeated
 
+    def note_source(self, source: FrameSource) -> None:
+        """Count the frames a live source sent while this pipeline was busy (never seen)."""
+        if isinstance(source, NewestFrames):
+            self.counters.frames_dropped = source.dropped
+
     def run(
         self,
         source: FrameSource,
@@ -163,6 +168,7 @@ class Pipeline:
         try:
             for frame in source.frames():
                 self.process(frame)
+                self.note_source(source)
                 if on_frame is not None:
                     on_frame(self.counters)
                 if stop is not None and stop.is_set():
