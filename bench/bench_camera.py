@@ -29,6 +29,14 @@ checked is a false alert with probability about H/S: that estimate is
 printed for H = 10 000 and S the folded California standard format
 (``plate_space("CA", folded=True)``), i.e. a camera whose traffic and
 hotlist are all one state's plates.
+
+Last, the synthetic video sent as a live camera at twice its rate
+(:data:`LIVE_FPS`, each frame keeping its own time), every frame read, two
+ways: as ``underseal-device run`` reads a camera (:class:`NewestFrames`:
+the newest frame each time, the rest dropped), and every frame in turn from
+the queue, as OpenCV alone would give them. Figures: frames read and
+dropped, the lag from a frame's sending to the pipeline taking it (median
+and max), and the hits, beside the every-frame run's above.
 """
 
 from __future__ import annotations
@@ -45,7 +53,13 @@ from typing import Any
 import cv2
 import httpx2 as httpx
 import numpy as np
-from underseal_device.camera.capture import Frame, FrameSource, MotionGate, open_source
+from underseal_device.camera.capture import (
+    Frame,
+    FrameSource,
+    MotionGate,
+    NewestFrames,
+    open_source,
+)
 from underseal_device.camera.counters import Counters
 from underseal_device.camera.hits import SealedHit
 from underseal_device.camera.pipeline import Pipeline
@@ -68,6 +82,9 @@ HOTLIST = ("7ABC123", "5XYZ987", "8KTW472", "4MNP215")
 SPEC = TrafficSpec(seed=2026, width=1280, height=720, fps=15, passes=30, hotlist=HOTLIST,
                    hit_share=0.3)  # fmt: skip
 US_HOLD = 3  # frames per photo
+#: The rate at which the synthetic video (15 fps) is sent as a live camera: faster than
+#: the pipeline reads every frame on a slow CPU, as a 30 fps camera's stream is.
+LIVE_FPS = 30.0
 STAGES = (
     "capture", "motion gate", "detection", "zoomed pass", "ocr", "tracking", "match",
     "seal + outbox",
@@ -305,6 +322,71 @@ def candidate_rows(
     return rows
 
 
+class Paced:
+    """A video file sent as a live camera sends: frame ``i`` ``i / fps`` s after the start.
+
+    Each frame keeps the file's own time, so the tracker sees the video as it
+    is, only sooner. A late reader gets the frames that queued meanwhile,
+    oldest first, as OpenCV's buffer hands them out.
+    """
+
+    def __init__(self, video: Path, fps: float) -> None:
+        self.video = video
+        self.fps = fps
+        self.start = 0.0
+        self.sent = 0
+
+    def frames(self) -> Iterator[Frame]:
+        self.start = time.perf_counter()
+        for i, frame in enumerate(open_source(self.video).frames()):
+            wait = self.sent_at(i) - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            self.sent += 1
+            yield frame
+
+    def sent_at(self, index: int) -> float:
+        """When frame ``index`` is sent (``time.perf_counter`` seconds)."""
+        return self.start + index / self.fps
+
+    def close(self) -> None:
+        pass
+
+
+def live_rows(camera: Camera, reader: PlateReader, video: Path, *, newest: bool) -> list[Row]:
+    """The pipeline on ``video`` sent at :data:`LIVE_FPS`, every frame read.
+
+    With ``newest``, through :class:`NewestFrames`, as ``underseal-device
+    run`` reads a camera or a stream; without, every frame in turn from the
+    queue. Lag: from when a frame was sent to when the pipeline takes it.
+    """
+    paced = Paced(video, LIVE_FPS)
+    source: FrameSource = NewestFrames(paced) if newest else paced
+    pipeline = camera.runtime.pipeline(reader)
+    lags: list[float] = []
+    process = pipeline.process
+
+    def lagged(frame: Frame) -> list[SealedHit]:
+        lags.append(time.perf_counter() - paced.sent_at(frame.index))
+        return process(frame)
+
+    pipeline.process = lagged  # type: ignore[method-assign]
+    start = time.perf_counter()
+    counters = pipeline.run(source)
+    wall = time.perf_counter() - start
+    label = f"synthetic 1280x720 sent at {LIVE_FPS:g} fps, " + (
+        "newest frame (NewestFrames)" if newest else "every frame, queued"
+    )
+    return [
+        figure(f"{label}: frames read of those sent", counters.frames_in, unit="frames",
+               n=paced.sent, dropped=counters.frames_dropped, wall_s=round(wall, 1)),
+        figure(f"{label}: lag from sending to the pipeline, median", _ms(lags), unit="ms",
+               n=len(lags), max_ms=round(1e3 * max(lags, default=0.0), 1)),
+        figure(f"{label}: passes tracked / hits sealed", counters.hits, unit="hits",
+               n=counters.passes),
+    ]  # fmt: skip
+
+
 def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="underseal-bench-camera-") as tmp:
@@ -338,6 +420,14 @@ def main() -> None:
                     camera.close()
         if bundle is not None:
             rows += candidate_rows(kept, truth, bundle, min_p=0.2)
+        for newest in (False, True):
+            folder = scratch / f"live-{int(newest)}"
+            folder.mkdir()
+            camera = Camera(folder, HOTLIST)
+            try:
+                rows += live_rows(camera, reader, synthetic, newest=newest)
+            finally:
+                camera.close()
     report("camera", rows)
 
 
