@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 from underseal_device.camera.capture import Frame, NewestFrames
 from underseal_device.camera.cli import app
 from underseal_device.camera.runtime import CameraRuntime
@@ -128,11 +128,10 @@ def scripted_reader() -> traffic.ColourReader:
     return traffic.ColourReader(VEHICLES)
 
 
-def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
-    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cw = camera_world
-    folder = traffic.write_folder(tmp_path / "f", traffic.render(VEHICLES, 12))
+def _run_in_process(
+    cw: CameraWorld, monkeypatch: pytest.MonkeyPatch, source: str, *options: str
+) -> Result:
+    """``underseal-device run`` on ``source`` with the scripted reader and the test's server."""
     # The CLI's HTTP client reaches the in-process server through the test's tap.
     from underseal_device.camera import cli
 
@@ -142,12 +141,20 @@ def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
         "_runtime",
         lambda state, server: CameraRuntime(state, client=cw.client(), clock=cw.world.clock),
     )
-    result = runner.invoke(
+    return runner.invoke(
         app,
-        ["run", "--state-dir", str(cw.state.root), "--source", str(folder),
+        ["run", "--state-dir", str(cw.state.root), "--source", source,
          "--server", "http://testserver", "--reader", "tests.camera.test_cli:scripted_reader",
-         "--deliver-interval", "0.1"],
+         *options],
     )  # fmt: skip
+
+
+def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
+    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cw = camera_world
+    folder = traffic.write_folder(tmp_path / "f", traffic.render(VEHICLES, 12))
+    result = _run_in_process(cw, monkeypatch, str(folder), "--deliver-interval", "0.1")
     assert result.exit_code == 0, result.output
     assert "hits 1" in result.output
     assert "outbox 0" in result.output or "outbox 1" in result.output
@@ -182,18 +189,8 @@ def test_run_counts_the_frames_a_live_source_sent_while_the_pipeline_was_busy(
     source = NewestFrames(Burst())
     from underseal_device.camera import cli
 
-    cw.runtime.close()
     monkeypatch.setattr(cli, "open_source", lambda spec: source)
-    monkeypatch.setattr(
-        cli,
-        "_runtime",
-        lambda state, server: CameraRuntime(state, client=cw.client(), clock=cw.world.clock),
-    )
-    result = runner.invoke(
-        app,
-        ["run", "--state-dir", str(cw.state.root), "--source", "rtsp://camera.test/live",
-         "--server", "http://testserver", "--reader", "tests.camera.test_cli:scripted_reader"],
-    )  # fmt: skip
+    result = _run_in_process(cw, monkeypatch, "rtsp://camera.test/live")
     assert result.exit_code == 0, result.output
     status = json.loads((cw.state.root / "status.json").read_text())
     # Every frame sent was either read into the pipeline or counted as dropped.
