@@ -88,13 +88,13 @@ def main() -> None:
                 reader.read(frame)
             per_frame[label].append((time.perf_counter() - start) / len(frames))
     for label, samples in per_frame.items():
-        rows += _reader_rows(label, samples[1:], len(frames))
+        rows += _reader_rows(label, readers[label], samples[1:], len(frames))
     report("detector", rows)
 
 
-def _reader_rows(label: str, samples: list[float], frames: int) -> list[Row]:
+def _reader_rows(label: str, reader: PlateReader, samples: list[float], frames: int) -> list[Row]:
     fps = sorted(1 / s for s in samples)[len(samples) // 2]
-    steps = "OCR of every box" if "first pass" in label else "zoomed pass + OCR of the boxes kept"
+    steps = "zoomed pass + OCR of the boxes kept" if reader.refine else "OCR of every box"
     name = f"reader, {label} (detect 640 px on {THREADS} threads + {steps}), 1280x720"
     return [
         row(name, samples, unit="ms", scale=1e3, goal="≤ 33 ms (30 fps)"),
