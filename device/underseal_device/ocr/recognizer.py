@@ -165,9 +165,14 @@ def _beam(probs: npt.NDArray[np.float32], alphabet: str, k: int, width: int) -> 
     counts = (probs[:, 1:] >= _LIVE).sum(axis=1).tolist()
     beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}
     for row, ranked, n in zip(probs.tolist(), likeliest, counts, strict=True):
+        blank = row[0]
+        if not n:
+            # No character can start or go on here (half the steps of a real crop): every
+            # prefix ends in a blank, all scaled alike, so the beam keeps its order.
+            beams = {prefix: ((p_b + p_nb) * blank, 0.0) for prefix, (p_b, p_nb) in beams.items()}
+            continue
         live = ranked[:n]
         alive = set(live)
-        blank = row[0]
         # Each prefix goes on: a blank, or its last character again (the run goes on).
         nxt: dict[str, tuple[float, float]] = {}
         for prefix, (p_b, p_nb) in beams.items():
