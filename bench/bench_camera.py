@@ -11,11 +11,17 @@ custodian-endorsed epoch key and the SQLite outbox. Two videos:
   ``../shared/benchmarks/openalpr/endtoend/us`` (each photo letterboxed to
   1280×720 and held for 3 frames; nothing is copied into the repo).
 
-Per video, the pipeline runs twice: reading every frame, then behind the
-motion gate (still frames skipped). Figures: frames/s over the whole run
-(decode included), the median per-frame time of each stage (capture,
-motion gate, detection, OCR, tracking, match, seal + outbox), and the
-hit-to-outbox latency (from the end of a pass to its hit being durable).
+Per video, the pipeline runs three times: reading every frame one at a
+time (each model on :data:`THREADS` onnxruntime threads, as ``make eval``
+reads), reading every frame :data:`WORKERS` at once (each model on one
+thread per frame: the camera, as ``underseal-device run`` builds it), then
+the camera behind the motion gate (still frames skipped). Figures: frames/s
+over the whole run (decode included), the median per-frame time of each
+stage (capture, motion gate, detection, OCR, tracking, match, seal +
+outbox), and the hit-to-outbox latency (from the end of a pass to its hit
+being durable). With two frames at once, a stage's time is its own call's,
+while the other frame runs beside it, so the stages add up to more than a
+frame's share of the wall time.
 
 Then the k-candidate trade-off on the synthetic video: each pass the
 tracker returned is matched to the pass of the truth that it saw, and for
@@ -31,12 +37,13 @@ printed for H = 10 000 and S the folded California standard format
 hotlist are all one state's plates.
 
 Last, the synthetic video sent as a live camera at twice its rate
-(:data:`LIVE_FPS`, each frame keeping its own time), every frame read, two
-ways: as ``underseal-device run`` reads a camera (:class:`NewestFrames`:
-the newest frame each time, the rest dropped), and every frame in turn from
-the queue, as OpenCV alone would give them. Figures: frames read and
+(:data:`LIVE_FPS`, each frame keeping its own time), three ways: every frame
+in turn from the queue, as OpenCV alone would give them, one at a time; the
+newest frame each time (:class:`NewestFrames`, the rest dropped), one at a
+time; and the camera as ``underseal-device run`` reads it, the newest frame
+whenever one of its :data:`WORKERS` is free. Figures: frames read and
 dropped, the lag from a frame's sending to the pipeline taking it (median
-and max), and the hits, beside the every-frame run's above.
+and max), and the hits, beside the every-frame runs' above.
 """
 
 from __future__ import annotations
@@ -63,11 +70,13 @@ from underseal_device.camera.capture import (
 from underseal_device.camera.counters import Counters
 from underseal_device.camera.hits import SealedHit
 from underseal_device.camera.pipeline import Pipeline
+from underseal_device.camera.readers import WORKERS
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import StateDir
 from underseal_device.camera.tracking import iou
 from underseal_device.camera.vote import PassRead
-from underseal_device.detect import PlateReader, shipped_reader
+from underseal_device.detect import PlateReader, camera_reader, shipped_reader
+from underseal_device.detect.reader import THREADS
 from underseal_device.synth.traffic import TrafficSpec, TrafficTruth, write_video
 
 from bench.harness import Row, figure, report
@@ -194,11 +203,12 @@ class Camera:
 
 
 def run_video(
-    camera: Camera, reader: PlateReader, video: Path, *, gated: bool
+    camera: Camera, reader: PlateReader, video: Path, *, gated: bool, workers: int
 ) -> tuple[Timings, float, Counters]:
     """Run the real pipeline over ``video``; return its timings, wall seconds and counters."""
     timings = Timings()
-    pipeline = camera.runtime.pipeline(reader, motion=MotionGate() if gated else None)
+    motion = MotionGate() if gated else None
+    pipeline = camera.runtime.pipeline(reader, motion=motion, workers=workers)
     instrument(pipeline, timings)
     start = time.perf_counter()
     counters = pipeline.run(TimedSource(open_source(video), timings))
@@ -231,10 +241,16 @@ def _ms(samples: list[float]) -> float:
     return 1e3 * statistics.median(samples) if samples else 0.0
 
 
+def _reading(workers: int) -> str:
+    if workers == 1:
+        return f"one frame at a time, models on {THREADS} threads"
+    return f"{workers} frames at once, models on 1 thread each (the camera)"
+
+
 def speed_rows(
-    label: str, timings: Timings, wall: float, counters: Counters, gated: bool
+    label: str, timings: Timings, wall: float, counters: Counters, gated: bool, workers: int
 ) -> list[Row]:
-    mode = "motion-gated" if gated else "every frame read"
+    mode = ("motion-gated" if gated else "every frame read") + ", " + _reading(workers)
     frames = counters.frames_in
     rows = [figure(f"{label}, {mode}: frames/s (decode to outbox)", frames / wall, unit="fps",
                    n=frames, goal="≥ 30 fps" if gated else "")]  # fmt: skip
@@ -353,7 +369,9 @@ class Paced:
         pass
 
 
-def live_rows(camera: Camera, reader: PlateReader, video: Path, *, newest: bool) -> list[Row]:
+def live_rows(
+    camera: Camera, reader: PlateReader, video: Path, *, newest: bool, workers: int
+) -> list[Row]:
     """The pipeline on ``video`` sent at :data:`LIVE_FPS`, every frame read.
 
     With ``newest``, through :class:`NewestFrames`, as ``underseal-device
@@ -362,20 +380,22 @@ def live_rows(camera: Camera, reader: PlateReader, video: Path, *, newest: bool)
     """
     paced = Paced(video, LIVE_FPS)
     source: FrameSource = NewestFrames(paced) if newest else paced
-    pipeline = camera.runtime.pipeline(reader)
+    pipeline = camera.runtime.pipeline(reader, workers=workers)
     lags: list[float] = []
-    process = pipeline.process
+    admit = pipeline._admit  # where the pipeline takes a frame from its source
 
-    def lagged(frame: Frame) -> list[SealedHit]:
+    def lagged(frame: Frame) -> Any:
         lags.append(time.perf_counter() - paced.sent_at(frame.index))
-        return process(frame)
+        return admit(frame)
 
-    pipeline.process = lagged  # type: ignore[method-assign]
+    pipeline._admit = lagged  # type: ignore[method-assign]
     start = time.perf_counter()
     counters = pipeline.run(source)
     wall = time.perf_counter() - start
-    label = f"synthetic 1280x720 sent at {LIVE_FPS:g} fps, " + (
-        "newest frame (NewestFrames)" if newest else "every frame, queued"
+    label = (
+        f"synthetic 1280x720 sent at {LIVE_FPS:g} fps, "
+        + ("newest frame (NewestFrames)" if newest else "every frame, queued")
+        + f", {_reading(workers)}"
     )
     return [
         figure(f"{label}: frames read of those sent", counters.frames_in, unit="frames",
@@ -403,29 +423,34 @@ def main() -> None:
             videos.append(("US photos as 1280x720 video", us_video(scratch)))
         else:
             print(f"{DATA / 'endtoend' / 'us'} not found: the US-photo video is skipped")
-        reader = shipped_reader()  # the camera's own reader, as `underseal-device run` builds it
+        # One frame at a time, as `make eval` reads; and the camera, as `underseal-device run`
+        # builds it: WORKERS frames at once from one reader.
+        readers = {1: shipped_reader(), WORKERS: camera_reader(WORKERS)}
         kept: list[PassRead] = []
         bundle: HotlistBundle | None = None
         for number, (label, video) in enumerate(videos):
-            for gated in (False, True):
-                folder = scratch / f"run-{number}-{int(gated)}"
+            for gated, workers in ((False, 1), (False, WORKERS), (True, WORKERS)):
+                folder = scratch / f"run-{number}-{int(gated)}-{workers}"
                 folder.mkdir()
                 camera = Camera(folder, HOTLIST)
                 try:
-                    timings, wall, counters = run_video(camera, reader, video, gated=gated)
-                    rows += speed_rows(label, timings, wall, counters, gated)
-                    if number == 0 and not gated:
+                    timings, wall, counters = run_video(
+                        camera, readers[workers], video, gated=gated, workers=workers
+                    )
+                    rows += speed_rows(label, timings, wall, counters, gated, workers)
+                    if number == 0 and not gated and workers == WORKERS:
                         kept, bundle = timings.passes, camera.bundle()
                 finally:
                     camera.close()
         if bundle is not None:
             rows += candidate_rows(kept, truth, bundle, min_p=0.2)
-        for newest in (False, True):
-            folder = scratch / f"live-{int(newest)}"
+        for newest, workers in ((False, 1), (True, 1), (True, WORKERS)):
+            folder = scratch / f"live-{int(newest)}-{workers}"
             folder.mkdir()
             camera = Camera(folder, HOTLIST)
             try:
-                rows += live_rows(camera, reader, synthetic, newest=newest)
+                rows += live_rows(camera, readers[workers], synthetic, newest=newest,
+                                  workers=workers)  # fmt: skip
             finally:
                 camera.close()
     report("camera", rows)

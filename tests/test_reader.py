@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 from underseal_device.camera.tracking import iou
-from underseal_device.detect import Detector, PlateReader, default_reader, read
+from underseal_device.detect import Detector, PlateReader, camera_reader, default_reader, read
 from underseal_device.detect.detector import default_detector
 from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS
 from underseal_device.errors import BadImage
@@ -141,12 +141,17 @@ def test_the_shipped_detector_is_the_pinned_one() -> None:
     assert detector.spec.sha256 in detector.spec.path.with_suffix(".md").read_text()
 
 
-def test_the_camera_reads_with_both_models_on_the_reader_threads() -> None:
-    # What `python -m bench detector` and `make eval` time is what the camera runs:
-    # the camera's reader hook gives the shipped reader, each model on THREADS.
-    from underseal_device.camera.readers import default_reader as camera_reader
+@pytest.mark.parametrize(("workers", "threads"), [(1, THREADS), (2, 1), (3, 1)])
+def test_the_camera_shares_the_reader_threads_among_the_frames_it_reads_at_once(
+    workers: int, threads: int
+) -> None:
+    # What `make eval` times is one frame on THREADS; a camera reading two frames at
+    # once gives each model one thread per frame (see camera_reader), from one reader.
+    from underseal_device.camera.readers import default_reader as camera_hook
 
-    reader = default_reader()
-    assert camera_reader() is reader
+    reader = camera_hook(workers)
+    assert isinstance(reader, PlateReader)
     for session in (reader.detector._session, reader.recognizer._session):
-        assert session.get_session_options().intra_op_num_threads == THREADS
+        assert session.get_session_options().intra_op_num_threads == threads
+    with pytest.raises(ValueError, match="workers"):
+        camera_reader(0)

@@ -26,7 +26,7 @@ from underseal_device.camera.capture import MotionGate, Sampler, open_source
 from underseal_device.camera.counters import Counters
 from underseal_device.camera.errors import NotEnrolled
 from underseal_device.camera.outbox import Outbox
-from underseal_device.camera.readers import load_reader
+from underseal_device.camera.readers import WORKERS, load_reader
 from underseal_device.camera.runtime import CameraRuntime
 from underseal_device.camera.state import DeviceSettings, StateDir
 from underseal_device.errors import DeviceError
@@ -160,6 +160,15 @@ def run(
         float | None, typer.Option(min=0.1, help="Process at most this many frames/s.")
     ] = None,
     every: Annotated[int, typer.Option(min=1, help="Process every n-th frame.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Frames read at once, one per core. A --reader must allow calls "
+            "from this many threads at once.",
+        ),
+    ] = WORKERS,
     motion: Annotated[
         bool, typer.Option(help="Skip frames in which nothing moves (motion gating).")
     ] = True,
@@ -191,7 +200,7 @@ def run(
         server = server or settings.server
         if not server:
             raise _fail("no --server given and none stored at enrolment")
-        the_reader = load_reader(reader)
+        the_reader = load_reader(reader, workers=workers)
         frames = open_source(source)
         runtime = _runtime(state, server)
     except DeviceError as error:
@@ -207,6 +216,7 @@ def run(
             min_probability=min_probability,
             sampler=Sampler(fps=fps, every=every),
             motion=MotionGate() if motion else None,
+            workers=workers,
         )
     except NotEnrolled as error:
         raise _fail(str(error), 2) from None
@@ -223,9 +233,9 @@ def run(
     live = Live("starting…", console=err, refresh_per_second=4, transient=False)
     if not quiet:
         live.start()
+    steps = pipeline.process_all(frames.frames())
     try:
-        for frame in frames.frames():
-            pipeline.process(frame)
+        for _ in steps:
             pipeline.note_source(frames)
             now = time.monotonic()
             if now - last_sync >= sync_interval:
@@ -246,6 +256,7 @@ def run(
     except DeviceError as error:
         raise _fail(str(error)) from None
     finally:
+        steps.close()  # the frames taken in are finished before the tracks are
         pipeline.finish()
         frames.close()
         runtime.write_status(counters)  # the final hours, for the last delivery round

@@ -232,8 +232,9 @@ class CameraRuntime:
         sampler: Sampler | None = None,
         motion: MotionGate | None = None,
         counters: Counters | None = None,
+        workers: int = 1,
     ) -> Pipeline:
-        """The frame pipeline for this camera around ``reader``.
+        """The frame pipeline for this camera around ``reader``, reading ``workers`` frames at once.
 
         Raises:
             NotEnrolled: the camera never synced, so it trusts no authority
@@ -258,6 +259,7 @@ class CameraRuntime:
             motion=motion,
             counters=counters,
             clock=self._clock,
+            workers=workers,
         )
 
     def load_counters(self) -> Counters:

@@ -7,7 +7,13 @@ recognizer and the plate grammar.
 from __future__ import annotations
 
 from underseal_device.detect.detector import Detection, Detector
-from underseal_device.detect.reader import PlateReader, default_reader, read, shipped_reader
+from underseal_device.detect.reader import (
+    PlateReader,
+    camera_reader,
+    default_reader,
+    read,
+    shipped_reader,
+)
 from underseal_device.reads import PlateRead
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     "Detector",
     "PlateRead",
     "PlateReader",
+    "camera_reader",
     "default_reader",
     "read",
     "shipped_reader",

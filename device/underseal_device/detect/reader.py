@@ -24,7 +24,15 @@ from underseal_device.detect.detector import Detection, Detector, check_frame
 from underseal_device.ocr.recognizer import Recognizer, default_recognizer
 from underseal_device.reads import Box, PlateRead
 
-__all__ = ["THREADS", "PlateReader", "crop_box", "default_reader", "read", "shipped_reader"]
+__all__ = [
+    "THREADS",
+    "PlateReader",
+    "camera_reader",
+    "crop_box",
+    "default_reader",
+    "read",
+    "shipped_reader",
+]
 
 #: Margins added around a detected box before it is cut, as shares of its
 #: width and height (each side).
@@ -49,8 +57,10 @@ CANDIDATES = 3
 RECALL_THRESHOLD = 0.25
 #: onnxruntime threads for each of the shipped reader's models: the camera's two
 #: cores. Detection, the zoomed pass and OCR run one after another, never at
-#: once, so each stage may use both. ``python -m bench detector`` times the
-#: reader this way beside the recognizer on one thread (its default).
+#: once, so each stage may use both when one frame is read at a time.
+#: ``python -m bench detector`` times the reader this way beside the recognizer
+#: on one thread (its default). A camera reading several frames at once shares
+#: the cores among them (:func:`camera_reader`).
 THREADS = 2
 
 
@@ -202,8 +212,8 @@ def shipped_reader(
 ) -> PlateReader:
     """The shipped models at the shipped operating point (see :data:`RECALL_THRESHOLD`).
 
-    The camera's reader: ``underseal-device run`` reads through
-    :func:`default_reader`, which is this one with its defaults.
+    With its defaults, the reader for one frame at a time: :func:`default_reader`
+    and :func:`read`. The camera builds its own (:func:`camera_reader`).
 
     Raises:
         ModelIntegrityError: a shipped model is missing or altered.
@@ -213,6 +223,24 @@ def shipped_reader(
         Recognizer(threads=recognizer_threads),
         roi=roi,
     )
+
+
+def camera_reader(workers: int) -> PlateReader:
+    """The shipped reader for a camera reading ``workers`` frames at once.
+
+    :data:`THREADS` cores shared among the frames: each model on
+    ``THREADS // workers`` onnxruntime threads, at least one. One reader
+    serves every frame: onnxruntime runs a session from several threads at
+    once, and the reader keeps nothing between frames.
+
+    Raises:
+        ModelIntegrityError: a shipped model is missing or altered.
+        ValueError: ``workers`` below 1.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    threads = max(1, THREADS // workers)
+    return shipped_reader(detector_threads=threads, recognizer_threads=threads)
 
 
 @lru_cache(maxsize=1)
