@@ -75,23 +75,33 @@ def _forward(
     if not texts:
         return np.zeros((members, 0))
     states, lengths = _extended(texts, alphabet)
+    width = states.shape[1] + 2
+    # alpha lives in buf[..., 2:]; the two zero columns before each text's states make
+    # the shifts plain slices. Laid out flat, each shift is a slice of one contiguous
+    # array, quicker to work on than three-dimensional views (a step is a few small
+    # operations, so their overhead is its cost). The zero columns stay zero: nothing
+    # is emitted there.
+    skip = np.zeros((members, len(texts), width))
     # A state may also be entered from two back when it is a character unlike the one
     # two back (between two equal characters the blank is required).
-    skip = np.zeros(states.shape)
-    skip[:, 2:] = (states[:, 2:] != 0) & (states[:, 2:] != states[:, :-2])
-    emit = probs.astype(np.float64)[:, :, states]  # M×T×P×S
-    # alpha lives in buf[..., 2:]; the two zero columns before it make the shifts plain slices.
-    buf = np.zeros((members, len(texts), states.shape[1] + 2))
-    buf[:, :, 2] = emit[:, 0, :, 0]
+    skip[:, :, 4:] = (states[:, 2:] != 0) & (states[:, 2:] != states[:, :-2])
+    emit = np.zeros((steps, members, len(texts), width))
+    emit[:, :, :, 2:] = probs.astype(np.float64).transpose(1, 0, 2)[:, :, states]  # T×M×P×S
+    buf = np.zeros((members, len(texts), width))
+    buf[:, :, 2] = emit[0, :, :, 2]
     if states.shape[1] > 1:
-        buf[:, :, 3] = emit[:, 0, :, 1]
+        buf[:, :, 3] = emit[0, :, :, 3]
     log_scale = np.zeros((members, len(texts)))
+    flat, emit_flat, skip_flat = buf.reshape(-1), emit.reshape(steps, -1), skip.reshape(-1)
+    stay, step, back, skip_flat = flat[2:], flat[1:-1], flat[:-2], skip_flat[2:]
+    jump, into = np.empty_like(stay), np.empty_like(stay)  # scratch: no allocation per step
     for t in range(1, steps):
-        stay, step, jump = buf[:, :, 2:], buf[:, :, 1:-1], skip * buf[:, :, :-2]
+        np.multiply(skip_flat, back, out=jump)
         if best:
-            buf[:, :, 2:] = np.maximum(np.maximum(stay, step), jump) * emit[:, t]
+            np.maximum(np.maximum(stay, step, out=into), jump, out=into)
         else:
-            buf[:, :, 2:] = (stay + step + jump) * emit[:, t]
+            np.add(np.add(stay, step, out=into), jump, out=into)
+        np.multiply(into, emit_flat[t, 2:], out=stay)
         if t % RESCALE == 0 or t == steps - 1:
             total = buf.sum(axis=2)
             total[total == 0] = 1.0  # a reading that cannot be: it stays at zero
