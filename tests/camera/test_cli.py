@@ -149,12 +149,15 @@ def _run_in_process(
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
-    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     cw = camera_world
     folder = traffic.write_folder(tmp_path / "f", traffic.render(VEHICLES, 12))
-    result = _run_in_process(cw, monkeypatch, str(folder), "--deliver-interval", "0.1")
+    result = _run_in_process(
+        cw, monkeypatch, str(folder), "--deliver-interval", "0.1", "--workers", workers
+    )
     assert result.exit_code == 0, result.output
     assert "hits 1" in result.output
     assert "outbox 0" in result.output or "outbox 1" in result.output

@@ -6,11 +6,12 @@ built by :func:`default_reader`; it is imported only when asked for, so the
 rest of the camera (and its tests) runs without it.
 
 The camera reads :data:`WORKERS` frames at once, one per core, each model on
-one onnxruntime thread. On the US scenes at 1280×720 that read 26.3 frames/s
-against 20.5 for one frame at a time on both cores (ad hoc, 80 scenes, a
-first-generation EPYC; ``python -m bench camera`` and ``python -m bench
-detector`` measure it again): a frame spends about 20 ms of its 47 in Python,
-holding one core, and the other frame's models run meanwhile.
+one onnxruntime thread. A frame read alone spends about two fifths of its
+time outside onnxruntime, in Python and OpenCV on one core; with two in
+flight, one frame's models run meanwhile. ``python -m bench detector``: 33.7
+frames/s on rendered 1280×720 scenes against 25.2 one frame at a time on both
+cores; ``python -m bench camera``: 25.9 against 20.0 on the US photos as
+720p video (2 cores of a first-generation EPYC).
 """
 
 from __future__ import annotations
