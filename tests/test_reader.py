@@ -8,6 +8,7 @@ noise.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -155,3 +156,23 @@ def test_the_camera_shares_the_reader_threads_among_the_frames_it_reads_at_once(
         assert session.get_session_options().intra_op_num_threads == threads
     with pytest.raises(ValueError, match="workers"):
         camera_reader(0)
+
+
+def test_one_reader_read_from_two_threads_at_once_reads_as_it_does_alone() -> None:
+    # The camera's two workers share one reader (camera_reader): the reads of every frame,
+    # boxes, texts, confidences and candidates, must be those of reading it alone.
+    reader = camera_reader(2)
+    frames = [s.image for s in _scenes()]
+
+    def key(frame: np.ndarray) -> list[tuple[object, ...]]:
+        return [
+            (r.box, r.text, r.confidence, r.char_confidences,
+             tuple((c.text, c.probability) for c in r.candidates))
+            for r in reader.read(frame)
+        ]  # fmt: skip
+
+    alone = [key(f) for f in frames]
+    assert sum(map(len, alone)) >= SCENES  # plates were found, so reads are compared
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(2):
+            assert list(pool.map(key, frames)) == alone
