@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from underseal_device.camera.capture import Frame, MotionGate
+from underseal_device.camera.errors import SourceLost
 from underseal_device.camera.pipeline import Pipeline
 from underseal_device.camera.tracking import Tracker
 from underseal_device.camera.vote import PassRead
@@ -139,33 +140,37 @@ def test_stopping_early_finishes_every_frame_taken_in(camera_world: CameraWorld)
     assert c.frames_processed + c.frames_still + c.frames_bad == c.frames_in
 
 
+class FailsOn:
+    """A reader that finds nothing, and raises ``error`` on the frame marked ``marker``."""
+
+    def __init__(self, marker: int, error: Exception) -> None:
+        self.marker = marker
+        self.error = error
+
+    def read(self, frame: np.ndarray) -> list[PlateRead]:
+        if frame[0, 0, 0] == self.marker:
+            raise self.error
+        return []
+
+
+def _marked(n: int, at: int, marker: int) -> list[np.ndarray]:
+    images = _blank(n)
+    images[at][0, 0] = marker
+    return images
+
+
 def test_a_bad_frame_read_by_a_worker_is_counted_and_the_run_goes_on(
     camera_world: CameraWorld,
 ) -> None:
-    class Picky:
-        def read(self, frame: np.ndarray) -> list[PlateRead]:
-            if frame[0, 0, 0] == 9:
-                raise BadImage("not a frame")
-            return []
-
-    images = _blank(5)
-    images[2][0, 0] = 9
-    c = _pipeline(camera_world, Picky(), 2).run(Frames(images))
+    reader = FailsOn(9, BadImage("not a frame"))
+    c = _pipeline(camera_world, reader, 2).run(Frames(_marked(5, 2, 9)))
     assert (c.frames_in, c.frames_bad, c.frames_processed) == (5, 1, 4)
 
 
 def test_a_reader_failure_ends_the_run_and_its_threads(camera_world: CameraWorld) -> None:
-    class Broken:
-        def read(self, frame: np.ndarray) -> list[PlateRead]:
-            if frame[0, 0, 0] == 3:
-                raise RuntimeError("the model crashed")
-            return []
-
-    images = _blank(8)
-    images[3][0, 0] = 3
-    source = Frames(images)
+    source = Frames(_marked(8, 3, 3))
     with pytest.raises(RuntimeError, match="the model crashed"):
-        _pipeline(camera_world, Broken(), 2).run(source)
+        _pipeline(camera_world, FailsOn(3, RuntimeError("the model crashed")), 2).run(source)
     assert source.closed
     assert source.taken < 8  # stopped at the failure, not after reading everything
     assert not [t for t in threading.enumerate() if t.name.startswith("underseal-read")]
@@ -174,3 +179,29 @@ def test_a_reader_failure_ends_the_run_and_its_threads(camera_world: CameraWorld
 def test_workers_must_be_at_least_one(camera_world: CameraWorld) -> None:
     with pytest.raises(ValueError, match="workers"):
         _pipeline(camera_world, ColourReader([]), 0)
+
+
+def test_a_lost_source_ends_the_run_after_the_frames_it_gave(camera_world: CameraWorld) -> None:
+    lost = threading.Event()
+
+    class Lost(Frames):
+        def frames(self) -> Iterator[Frame]:
+            yield from super().frames()
+            lost.set()
+            raise SourceLost("the stream is gone")
+
+    class LastReadLate(ColourReader):
+        def read(self, frame: np.ndarray) -> list[PlateRead]:
+            if frame[0, 0, 0] == 1:  # the last frame is still being read when the source fails
+                assert lost.wait(WAIT)
+            return super().read(frame)
+
+    images = render(TRAFFIC, 12)
+    images[-1][0, 0] = 1
+    source = Lost(images)
+    pipeline = _pipeline(camera_world, LastReadLate(TRAFFIC), 2, tracker=Recorder())
+    with pytest.raises(SourceLost, match="gone"):
+        pipeline.run(source)
+    assert pipeline.counters.frames_processed == pipeline.counters.frames_in == 12
+    assert pipeline.tracker.times == [i / 10 for i in range(12)]  # type: ignore[attr-defined]
+    assert source.closed

@@ -131,16 +131,28 @@ class Pipeline:
         (:class:`NewestFrames`) gives the newest frame then. A frame is done
         once every frame before it is. If the caller stops early (closes
         this generator), the frames already taken are finished without
-        yielding: none is counted in and then lost.
+        yielding: none is counted in and then lost. If the source fails, the
+        frames it gave are finished before its error is raised.
         """
         if self.workers == 1:
             for frame in frames:
                 yield self.process(frame)
             return
         pending: deque[_Pending] = deque()
+        source = iter(frames)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="underseal-read") as pool:
             try:
-                for frame in frames:
+                while True:
+                    try:
+                        frame = next(source)
+                    except StopIteration:
+                        break
+                    except Exception:
+                        # The source failed (a stream lost for good): the frames it gave
+                        # are finished first, as one at a time they would have been.
+                        while pending:
+                            yield self._settle(*pending.popleft().outcome())
+                        raise
                     verdict = self._admit(frame)
                     future = pool.submit(self._read, frame) if verdict is _Verdict.READ else None
                     pending.append(_Pending(frame.timestamp, verdict, future))
