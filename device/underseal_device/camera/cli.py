@@ -230,35 +230,36 @@ def run(
     deliverer.start()
     last_sync = last_status = time.monotonic()
     counters = pipeline.counters
+    enough = threading.Event()  # --max-frames reached
     live = Live("starting…", console=err, refresh_per_second=4, transient=False)
     if not quiet:
         live.start()
-    steps = pipeline.process_all(frames.frames())
+
+    def after_frame(counters: Counters) -> None:
+        nonlocal last_sync, last_status
+        now = time.monotonic()
+        if now - last_sync >= sync_interval:
+            last_sync = now
+            try:
+                runtime.sync()
+            except (DeviceError, UndersealError) as error:
+                logging.getLogger(__name__).warning("sync failed (%s)", type(error).__name__)
+        if now - last_status >= 0.5:
+            last_status = now
+            runtime.write_status(counters)
+            if not quiet:
+                live.update(_status_line(counters, counters.outbox_depth))
+        if max_frames is not None and counters.frames_in >= max_frames:
+            enough.set()
+
     try:
-        for _ in steps:
-            pipeline.note_source(frames)
-            now = time.monotonic()
-            if now - last_sync >= sync_interval:
-                last_sync = now
-                try:
-                    runtime.sync()
-                except (DeviceError, UndersealError) as error:
-                    logging.getLogger(__name__).warning("sync failed (%s)", type(error).__name__)
-            if now - last_status >= 0.5:
-                last_status = now
-                runtime.write_status(counters)
-                if not quiet:
-                    live.update(_status_line(counters, counters.outbox_depth))
-            if max_frames is not None and counters.frames_in >= max_frames:
-                break
+        # run() finishes the frames taken in and the open tracks, and closes the source.
+        pipeline.run(frames, stop=enough, on_frame=after_frame)
     except KeyboardInterrupt:
         pass
     except DeviceError as error:
         raise _fail(str(error)) from None
     finally:
-        steps.close()  # the frames taken in are finished before the tracks are
-        pipeline.finish()
-        frames.close()
         runtime.write_status(counters)  # the final hours, for the last delivery round
         stop.set()
         deliverer.join(timeout=30)

@@ -264,7 +264,7 @@ class Pipeline:
         self._recent_hits[ref] = max(passed.last_seen, self._recent_hits.get(ref, passed.last_seen))
         return repeated
 
-    def note_source(self, source: FrameSource) -> None:
+    def _note_source(self, source: FrameSource) -> None:
         """Count the frames a live source sent while this pipeline was busy (never seen)."""
         if isinstance(source, NewestFrames):
             self.counters.frames_dropped = source.dropped
@@ -280,7 +280,7 @@ class Pipeline:
         steps = self.process_all(source.frames())
         try:
             for _ in steps:
-                self.note_source(source)
+                self._note_source(source)
                 if on_frame is not None:
                     on_frame(self.counters)
                 if stop is not None and stop.is_set():
