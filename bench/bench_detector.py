@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from underseal_device.camera.readers import WORKERS
 from underseal_device.camera.tracking import iou
 from underseal_device.detect import Detector, PlateReader, camera_reader, shipped_reader
-from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS
+from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS, threads_per_frame
 from underseal_device.ocr import Recognizer
 from underseal_device.synth.scenes import SceneSampler
 
@@ -102,7 +102,8 @@ def main() -> None:
                 per_frame[label].append((time.perf_counter() - start) / len(frames))
     for label, samples in per_frame.items():
         reader, workers = readers[label]
-        rows += _reader_rows(label, reader, samples[1:], len(frames), THREADS // workers)
+        threads = threads_per_frame(workers)
+        rows += _reader_rows(label, reader, samples[1:], len(frames), threads)
     report("detector", rows)
 
 

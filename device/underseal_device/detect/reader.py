@@ -32,6 +32,7 @@ __all__ = [
     "default_reader",
     "read",
     "shipped_reader",
+    "threads_per_frame",
 ]
 
 #: Margins added around a detected box before it is cut, as shares of its
@@ -237,10 +238,19 @@ def camera_reader(workers: int) -> PlateReader:
         ModelIntegrityError: a shipped model is missing or altered.
         ValueError: ``workers`` below 1.
     """
+    threads = threads_per_frame(workers)
+    return shipped_reader(detector_threads=threads, recognizer_threads=threads)
+
+
+def threads_per_frame(workers: int) -> int:
+    """onnxruntime threads per model when ``workers`` frames are read at once: THREADS shared.
+
+    Raises:
+        ValueError: ``workers`` below 1.
+    """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    threads = max(1, THREADS // workers)
-    return shipped_reader(detector_threads=threads, recognizer_threads=threads)
+    return max(1, THREADS // workers)
 
 
 @lru_cache(maxsize=1)
