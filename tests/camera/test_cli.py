@@ -171,6 +171,17 @@ def test_run_reads_a_folder_seals_the_hit_and_delivers_it(
     assert isinstance(cw.client(), httpx.Client)
 
 
+def test_run_stops_after_max_frames_with_every_frame_taken_in_read(
+    tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cw = camera_world
+    folder = traffic.write_folder(tmp_path / "f", traffic.render(VEHICLES, 12))
+    result = _run_in_process(cw, monkeypatch, str(folder), "--max-frames", "5", "--no-motion")
+    assert result.exit_code == 0, result.output
+    status = json.loads((cw.state.root / "status.json").read_text())
+    assert status["frames_in"] == status["frames_processed"] == 5
+
+
 def test_run_counts_the_frames_a_live_source_sent_while_the_pipeline_was_busy(
     tmp_path: Path, camera_world: CameraWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
