@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from underseal_device.detect.detector import STRIDE, Detector, check_frame, decode, prepare
@@ -51,6 +52,22 @@ def test_decode_threshold_and_empty_maps() -> None:
     assert len(decode(out, scale=1.0, threshold=0.4, frame_size=(320, 192))) == 1
 
 
+@pytest.mark.parametrize("threshold", [1e-6, 0.25, 0.35, 0.6, 0.999])
+def test_decode_keeps_a_cell_exactly_when_its_sigmoid_reaches_the_threshold(
+    threshold: float,
+) -> None:
+    # decode skips the sigmoid of cells far below the threshold's logit: around it, the
+    # float32 scores a step apart must fall on the side the float64 sigmoid puts them.
+    logit = np.float32(np.log(threshold / (1 - threshold)))
+    for score in (np.nextafter(logit, -np.inf), logit, np.nextafter(logit, np.inf)):
+        out = _maps(48, 80)
+        out[0] = -60.0  # below even the lowest threshold's logit
+        _paint(out, (40, 40, 120, 80), logit=float(score))
+        passes = 1.0 / (1.0 + np.exp(-np.float64(score))) >= threshold
+        found = decode(out, scale=1.0, threshold=threshold, frame_size=(320, 192))
+        assert len(found) == int(passes)
+
+
 def test_decode_suppresses_an_overlapping_weaker_region_and_clips_to_the_frame() -> None:
     out = _maps(48, 80)
     _paint(out, (40, 40, 120, 80), logit=5.0)
@@ -73,6 +90,20 @@ def test_prepare_keeps_the_aspect_and_pads_to_32() -> None:
     assert scale == 0.5
     assert batch[0, :, :360].min() == 1.0
     assert batch[0, :, 360:].max() == 0.0
+
+
+def test_prepare_lays_out_each_channel_scaled_to_one() -> None:
+    # Planes in the frame's BGR order, each pixel /255 where the resized frame has it,
+    # zero in the padding: what the model was trained on (train.detector uses prepare).
+    frame = np.random.default_rng(3).integers(0, 256, (200, 300, 3), np.uint8)
+    batch, scale = prepare(frame, 160)
+    resized = cv2.resize(frame, (160, 107), interpolation=cv2.INTER_AREA)
+    assert scale == 160 / 300
+    assert batch.shape == (1, 3, 128, 160)
+    assert batch.dtype == np.float32
+    expected = resized.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255)
+    assert np.array_equal(batch[0, :, :107], expected)
+    assert not batch[0, :, 107:].any()
 
 
 @pytest.mark.parametrize(
