@@ -6,6 +6,13 @@ and ``endtoend/eu``, one ground-truth plate per image. For each reader:
 
 - detection recall and precision: a box is right when its IoU with the
   ground truth is at least 0.5 (each ground truth matched once);
+- plates overlapped: a box overlaps the ground truth at all (IoU > 0), the
+  most an end-to-end read can count on;
+- box size against the truth: the best-overlapping box's width and height
+  over the ground truth's (median over the plates overlapped). IoU ≥ 0.5
+  fails a well-centred box about 1.4 times too wide and tall, however
+  readable the plate in it: these rows say whether a miss is a plate not
+  found or a box drawn larger (or smaller) than the annotator's;
 - end to end exact: the ground-truth plate counts as read when some read's
   box overlaps its box (any overlap) and the read's text equals it;
 - end to end after folding: the same, with both texts folded
@@ -96,6 +103,9 @@ class Score:
     n: int
     recall: float
     precision: float
+    overlapped: float
+    width_ratio: float
+    height_ratio: float
     exact: float
     folded: float
     ms_native: float
@@ -107,6 +117,8 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
     """Detection, end-to-end and speed figures of one pipeline on one set."""
     found = right = claimed = exact = folded = failures = 0
     native: list[float] = []
+    widths: list[float] = []
+    heights: list[float] = []
     for item in items:
         start = time.perf_counter()
         try:
@@ -118,6 +130,11 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
         claimed += len(boxes)
         right += sum(iou(b, item.box) >= 0.5 for b in boxes)
         found += any(iou(b, item.box) >= 0.5 for b in boxes)
+        best = max(boxes, key=lambda b: iou(b, item.box), default=None)
+        if best is not None and iou(best, item.box) > 0:
+            x0, y0, x1, y1 = item.box
+            widths.append((best[2] - best[0]) / (x1 - x0))
+            heights.append((best[3] - best[1]) / (y1 - y0))
         exact += any(iou(b, item.box) > 0 and t == item.text for b, t in reads)
         folded += any(iou(b, item.box) > 0 and bool(t) and fold(t) == fold(item.text)
                       for b, t in reads)  # fmt: skip
@@ -133,7 +150,9 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
     n = len(items)
     return Score(
         n=n, recall=found / n, precision=right / max(claimed, 1), exact=exact / n,
-        folded=folded / n,
+        folded=folded / n, overlapped=len(widths) / n,
+        width_ratio=statistics.median(widths) if widths else float("nan"),
+        height_ratio=statistics.median(heights) if heights else float("nan"),
         ms_native=statistics.median(native) * 1e3, ms_720p=statistics.median(wide) * 1e3,
         failures=failures,
     )  # fmt: skip
@@ -273,6 +292,12 @@ def main() -> None:
                 figure(f"{label}, detection recall (IoU ≥ 0.5)", 100 * s.recall, unit="%", n=s.n,
                        goal=goal_recall if ours else ""),
                 figure(f"{label}, detection precision", 100 * s.precision, unit="%", n=s.n),
+                figure(f"{label}, plates overlapped by a box (IoU > 0)", 100 * s.overlapped,
+                       unit="%", n=s.n),
+                figure(f"{label}, box width ÷ true width (median, best-overlapping box)",
+                       s.width_ratio, unit="×", n=round(s.overlapped * s.n)),
+                figure(f"{label}, box height ÷ true height (median, best-overlapping box)",
+                       s.height_ratio, unit="×", n=round(s.overlapped * s.n)),
                 figure(f"{label}, end-to-end exact", 100 * s.exact, unit="%", n=s.n,
                        goal=goal_e2e if ours else "", failures=s.failures),
                 figure(f"{label}, end-to-end after folding", 100 * s.folded, unit="%", n=s.n),

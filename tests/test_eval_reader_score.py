@@ -30,6 +30,25 @@ def test_a_read_counts_when_its_box_overlaps_and_its_text_matches() -> None:
     assert s.precision == 3 / 5
     assert s.exact == 0.5  # scenes 1 and 2
     assert s.folded == 0.75  # and scene 3
+    assert s.overlapped == 1.0  # scene 4 through its second box
+    # Best-overlapping boxes: 30x12 (true size) three times, and 30x12 shifted once.
+    assert (s.width_ratio, s.height_ratio) == (1.0, 1.0)
+
+
+def test_box_size_is_the_best_overlapping_box_over_the_truth() -> None:
+    answers = iter(
+        [
+            [((0, 0, 64, 48), ""), ((13, 13, 37, 19), "")],  # the smaller overlaps more
+            [((4, 7, 46, 25), "7ABC012")],  # 42x18 against 30x12, IoU 0.48: not found
+            [((0, 30, 8, 40), "7ABC012")],  # no overlap: not counted in the ratio
+            [],
+        ]
+    )
+    s = score(lambda _frame: next(answers, []), _items(), speed_frames=1)
+    assert s.overlapped == 0.5
+    assert s.recall == 0.0
+    assert s.exact == 0.25
+    assert (s.width_ratio, s.height_ratio) == ((0.8 + 1.4) / 2, (0.5 + 1.5) / 2)
 
 
 def test_a_pipeline_that_fails_reads_nothing_and_is_counted() -> None:
@@ -38,3 +57,4 @@ def test_a_pipeline_that_fails_reads_nothing_and_is_counted() -> None:
 
     s = score(broken, _items(), speed_frames=1)
     assert (s.recall, s.exact, s.folded, s.failures) == (0.0, 0.0, 0.0, 5)
+    assert s.overlapped == 0.0
