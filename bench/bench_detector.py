@@ -4,8 +4,10 @@ On rendered 1280×720 scenes (``SceneSampler(seed=4242)``, never trained on:
 training uses seeds 1 and 2): for each input long side, the median detector
 time per frame on 1 and 2 threads, and recall/precision of readable plates
 (IoU ≥ 0.5). Then the zoomed second pass's cost per box it re-places, and
-the reader end to end (detection, the zoomed pass, OCR of every box) on the
-same frames, the figure the camera's 30 fps goal is about: one frame at a
+the shipped reader's boxes against the plates' (the best-overlapping box's
+width and height over the plate's, median: ``make eval`` gives the same on
+real photos), and the reader end to end (detection, the zoomed pass, OCR of
+every box) on the same frames, the figure the camera's 30 fps goal is about: one frame at a
 time (both models on 2 threads, as ``make eval`` reads), with OCR on 1
 thread, without the zoomed pass, and as the camera runs it: two frames at
 once from one reader, each model on 1 thread per frame.
@@ -13,6 +15,7 @@ once from one reader, each model on 1 thread per frame.
 
 from __future__ import annotations
 
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,8 +24,9 @@ from underseal_device.camera.tracking import iou
 from underseal_device.detect import Detector, PlateReader, camera_reader, shipped_reader
 from underseal_device.detect.reader import RECALL_THRESHOLD, THREADS, threads_per_frame
 from underseal_device.ocr import Recognizer
-from underseal_device.synth.scenes import SceneSampler
+from underseal_device.synth.scenes import Scene, SceneSampler
 
+from bench.eval_reader import box_size
 from bench.harness import Row, figure, report, row, time_per_call
 
 SCENES = 60
@@ -64,6 +68,7 @@ def main() -> None:
             samples = time_per_call(one, number=len(frames), repeat=3)
             rows.append(row(f"detector {side} px, 1280x720 frame, {threads} thread(s)", samples,
                             unit="ms", scale=1e3))  # fmt: skip
+    rows += _box_size_rows(scenes)
     first = Detector(threshold=RECALL_THRESHOLD)  # the reader's first pass, 1 thread
     first_boxes = [first.detect(f) for f in frames]
     n_boxes = sum(map(len, first_boxes))
@@ -105,6 +110,33 @@ def main() -> None:
         threads = threads_per_frame(workers)
         rows += _reader_rows(label, reader, samples[1:], len(frames), threads)
     report("detector", rows)
+
+
+def _box_size_rows(scenes: list[Scene]) -> list[Row]:
+    """The shipped reader's boxes over the readable plates' own, as ``make eval`` measures them."""
+    reader = shipped_reader()
+    widths: list[float] = []
+    heights: list[float] = []
+    readable = 0
+    for scene in scenes:
+        boxes = [r.box for r in reader.read(scene.image)]
+        for plate in scene.plates:
+            if not plate.readable:
+                continue
+            readable += 1
+            size = box_size(boxes, plate.box)  # the scene's box: every pixel the plate changed
+            if size is not None:
+                widths.append(size[0])
+                heights.append(size[1])
+    name = "reader boxes on readable plates (synthetic, best-overlapping box, median)"
+    return [
+        figure(f"{name}: plates overlapped", 100 * len(widths) / max(readable, 1), unit="%",
+               n=readable),
+        figure(f"{name}: box width ÷ true width", statistics.median(widths), unit="×",
+               n=len(widths)),
+        figure(f"{name}: box height ÷ true height", statistics.median(heights), unit="×",
+               n=len(heights)),
+    ]  # fmt: skip
 
 
 def _reader_rows(

@@ -96,6 +96,17 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def box_size(boxes: list[Box], truth: Box) -> tuple[float, float] | None:
+    """The size of the box overlapping ``truth`` most, over ``truth``'s: (width, height) ratios.
+
+    None when no box overlaps ``truth``.
+    """
+    best = max(boxes, key=lambda b: iou(b, truth), default=None)
+    if best is None or iou(best, truth) <= 0:
+        return None
+    return (best[2] - best[0]) / (truth[2] - truth[0]), (best[3] - best[1]) / (truth[3] - truth[1])
+
+
 @dataclass
 class Score:
     """One pipeline on one set."""
@@ -130,11 +141,10 @@ def score(pipeline: Pipeline, items: list[Item], speed_frames: int) -> Score:
         claimed += len(boxes)
         right += sum(iou(b, item.box) >= 0.5 for b in boxes)
         found += any(iou(b, item.box) >= 0.5 for b in boxes)
-        best = max(boxes, key=lambda b: iou(b, item.box), default=None)
-        if best is not None and iou(best, item.box) > 0:
-            x0, y0, x1, y1 = item.box
-            widths.append((best[2] - best[0]) / (x1 - x0))
-            heights.append((best[3] - best[1]) / (y1 - y0))
+        size = box_size(boxes, item.box)
+        if size is not None:
+            widths.append(size[0])
+            heights.append(size[1])
         exact += any(iou(b, item.box) > 0 and t == item.text for b, t in reads)
         folded += any(iou(b, item.box) > 0 and bool(t) and fold(t) == fold(item.text)
                       for b, t in reads)  # fmt: skip
