@@ -3,14 +3,15 @@
 On rendered 1280×720 scenes (``SceneSampler(seed=4242)``, never trained on:
 training uses seeds 1 and 2): for each input long side, the median detector
 time per frame on 1 and 2 threads, and recall/precision of readable plates
-(IoU ≥ 0.5). Then the zoomed second pass's cost per box it re-places, and
-the shipped reader's boxes against the plates' (the best-overlapping box's
-width and height over the plate's, median: ``make eval`` gives the same on
-real photos), and the reader end to end (detection, the zoomed pass, OCR of
-every box) on the same frames, the figure the camera's 30 fps goal is about: one frame at a
-time (both models on 2 threads, as ``make eval`` reads), with OCR on 1
-thread, without the zoomed pass, and as the camera runs it: two frames at
-once from one reader, each model on 1 thread per frame.
+(IoU ≥ 0.5). Then the shipped reader's boxes against the plates' own (the
+best-overlapping box's width and height over the plate's, median: ``make
+eval`` gives the same on real photos), the zoomed second pass's cost per
+box it re-places, and the reader end to end (detection, the zoomed pass,
+OCR of every box) on the same frames, the figure the camera's 30 fps goal
+is about: one frame at a time (both models on 2 threads, as ``make eval``
+reads), with OCR on 1 thread, without the zoomed pass, and as the camera
+runs it: two frames at once from one reader, each model on 1 thread per
+frame.
 """
 
 from __future__ import annotations
