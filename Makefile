@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
+# Test processes for `make test` (pytest-xdist): auto is one per core; 0 runs them in this process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: help setup test lint typecheck contracts pytest proofs bench load vectors train-ocr train-detector operating-point eval eval-ocr eval-deps demo audit fuzz clean
 
@@ -24,8 +26,9 @@ typecheck:  ## mypy (strict on the core)
 contracts:  ## the trust boundary: core imports neither side; device and server never import each other
 	$(BIN)/lint-imports
 
-pytest:  ## tests/ and proofs/ (short hypothesis profile); no tests collected is a failure
-	@rc=0; HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+pytest:  ## tests/ and proofs/ (short hypothesis profile), a worker per core (PYTEST_WORKERS); no tests collected is a failure
+	@rc=0; HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest \
+		-n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 proofs:  ## the proofs of DESIGN §8 (proofs/CLAIMS.md), thorough hypothesis profile, examples per proof

@@ -104,6 +104,7 @@ def test_it_looks_for_each_kind_of_secret(work: tuple[Path, TokenKey]) -> None:
         b"token ust_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"="),
         b"(b'authorization', b'Bearer " + base64.urlsafe_b64encode(os.urandom(32)) + b"')",
     ],
+    ids=["access token", "authorization header"],  # fixed: parallel workers collect alike
 )
 def test_bearer_tokens_are_found(line: bytes) -> None:
     assert scan({"log": line}, []) == ["a bearer token in log"]
