@@ -140,6 +140,17 @@ def test_stopping_early_finishes_every_frame_taken_in(camera_world: CameraWorld)
     assert c.frames_processed + c.frames_still + c.frames_bad == c.frames_in
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_max_frames_takes_exactly_that_many(camera_world: CameraWorld, workers: int) -> None:
+    # A reader this quick has each frame done before the next is taken: stopping
+    # from on_frame once frames_in reached the limit would take one more.
+    pipeline = _pipeline(camera_world, ColourReader(TRAFFIC), workers)
+    source = Frames(render(TRAFFIC, 40))
+    c = pipeline.run(source, max_frames=5)
+    assert source.taken == c.frames_in == 5
+    assert c.frames_processed + c.frames_still + c.frames_bad == 5
+
+
 class FailsOn:
     """A reader that finds nothing, and raises ``error`` on the frame marked ``marker``."""
 

@@ -230,7 +230,6 @@ def run(
     deliverer.start()
     last_sync = last_status = time.monotonic()
     counters = pipeline.counters
-    enough = threading.Event()  # --max-frames reached
     live = Live("starting…", console=err, refresh_per_second=4, transient=False)
     if not quiet:
         live.start()
@@ -249,12 +248,10 @@ def run(
             runtime.write_status(counters)
             if not quiet:
                 live.update(_status_line(counters, counters.outbox_depth))
-        if max_frames is not None and counters.frames_in >= max_frames:
-            enough.set()
 
     try:
         # run() finishes the frames taken in and the open tracks, and closes the source.
-        pipeline.run(frames, stop=enough, on_frame=after_frame)
+        pipeline.run(frames, on_frame=after_frame, max_frames=max_frames)
     except KeyboardInterrupt:
         pass
     except DeviceError as error:

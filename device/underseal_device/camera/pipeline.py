@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 from underseal_device.camera.capture import Frame, FrameSource, MotionGate, NewestFrames, Sampler
 from underseal_device.camera.counters import Counters
@@ -275,9 +276,17 @@ class Pipeline:
         *,
         stop: threading.Event | None = None,
         on_frame: Callable[[Counters], None] | None = None,
+        max_frames: int | None = None,
     ) -> Counters:
-        """Process ``source`` to its end (or until ``stop`` is set), then flush open tracks."""
-        steps = self.process_all(source.frames())
+        """Process ``source`` to its end (or until ``stop`` is set), then flush open tracks.
+
+        ``max_frames``: take no more than this many frames from ``source``. The
+        limit is on the frames taken, not on those finished: with frames read
+        in parallel, a frame may be taken before the one before it is done, so
+        stopping from ``on_frame`` could take one too many.
+        """
+        frames = source.frames() if max_frames is None else islice(source.frames(), max_frames)
+        steps = self.process_all(frames)
         try:
             for _ in steps:
                 self._note_source(source)
